@@ -1,0 +1,59 @@
+"""JSON endpoints of the account: CSRF token, sign in and out, who am I."""
+
+from __future__ import annotations
+
+from django.middleware.csrf import get_token
+from django.views.decorators.debug import sensitive_post_parameters
+from django.utils.decorators import method_decorator
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import login as login_flow
+from config.api import StrictSerializerMixin, TooManyLoginAttempts, enforce_csrf, error_body
+
+
+class LoginSerializer(StrictSerializerMixin, serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+def user_summary(user) -> dict:
+    return {"id": str(user.pk), "email": user.email, "name": user.name, "role": user.role}
+
+
+class CsrfView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"csrfToken": get_token(request._request)})
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        enforce_csrf(request._request)
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = login_flow.attempt_login(request._request, **serializer.validated_data)
+        if result.is_throttled:
+            raise TooManyLoginAttempts(wait=result.retry_after)
+        if not result.is_success:
+            return Response(error_body("INVALID_CREDENTIALS", login_flow.INVALID_CREDENTIALS_MESSAGE), status=401)
+        response = Response({"status": "success", "user": user_summary(result.user)})
+        return login_flow.finish_response(request._request, response, result)
+
+
+class LogoutView(APIView):
+    def post(self, request):
+        login_flow.end_session(request._request)
+        return Response({"status": "success"})
+
+
+class MeView(APIView):
+    def get(self, request):
+        user = request.user
+        return Response({**user_summary(user), "region": user.region or None, "permissions": sorted(user.get_all_permissions())})

@@ -1,0 +1,56 @@
+"""Record security events: one row in the audit table and one escaped log line each."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest
+
+from accounts.models import AuditEvent, User
+from accounts.net import client_ip, user_agent
+
+logger = logging.getLogger("audit")
+
+Event = AuditEvent.Type
+Outcome = AuditEvent.Outcome
+
+
+def escape(value: str) -> str:
+    """Make a user-supplied string safe for one log line: no CR, LF or other control characters."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value)
+
+
+def record(
+    event: str,
+    *,
+    outcome: str = Outcome.SUCCESS,
+    request: HttpRequest | None = None,
+    actor: User | None = None,
+    client_id: str = "",
+    target: str = "",
+    reason: str = "",
+) -> AuditEvent:
+    """Write one audit event. Callers pass descriptions, never a credential."""
+    if actor is None and request is not None and getattr(request, "user", None) is not None:
+        actor = request.user if request.user.is_authenticated else None
+    row = AuditEvent.objects.create(
+        event=event,
+        outcome=outcome,
+        actor=actor,
+        client_id=client_id[:100],
+        ip=client_ip(request) if request is not None else None,
+        user_agent=user_agent(request) if request is not None else "",
+        target=target[:200],
+        reason=reason[:255],
+    )
+    logger.info(
+        "event=%s outcome=%s actor=%s client=%s ip=%s target=%s reason=%s",
+        row.event,
+        row.outcome,
+        row.actor_id or "-",
+        escape(row.client_id) or "-",
+        row.ip or "-",
+        escape(row.target) or "-",
+        escape(row.reason) or "-",
+    )
+    return row

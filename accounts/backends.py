@@ -1,0 +1,31 @@
+"""Authentication: email and password. What a user may do is asked of ``permissions``."""
+
+from __future__ import annotations
+
+from django.contrib.auth.backends import BaseBackend
+
+from accounts.models import User, normalize_email
+
+
+class EmailBackend(BaseBackend):
+    """Check an email and password, paying for one hash whether or not the account exists."""
+
+    def authenticate(self, request, email: str | None = None, password: str | None = None, **kwargs):
+        if email is None or password is None:
+            return None
+        try:
+            user = User.objects.get_by_natural_key(normalize_email(email))
+        except User.DoesNotExist:
+            # Hash anyway, so an unknown email takes as long as a wrong password.
+            User().set_password(password)
+            return None
+        if user.check_password(password) and user.is_active:
+            return user
+        return None
+
+    def get_user(self, user_id):
+        try:
+            user = User.objects.get(pk=user_id)
+        except (User.DoesNotExist, ValueError):
+            return None
+        return user if user.is_active and not user.is_deleted else None

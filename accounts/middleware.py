@@ -1,0 +1,40 @@
+"""Session limits, enforced on every request of a signed-in browser."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
+
+from accounts import audit, sessions
+
+
+class SessionLimitsMiddleware:
+    """End a session past its idle or absolute timeout, or whose user can no longer sign in."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if SESSION_KEY in request.session:
+            self._enforce(request)
+        return self.get_response(request)
+
+    def _enforce(self, request) -> None:
+        if not request.user.is_authenticated:
+            # The user was deactivated or deleted: this session is over.
+            key = request.session.session_key
+            request.session.flush()
+            sessions.forget(key)
+            return
+        now = time.time()
+        reason = sessions.expired_reason(request, now)
+        if reason is None:
+            sessions.touch(request, now)
+            return
+        user, key = request.user, request.session.session_key
+        logout(request)
+        sessions.forget(key)
+        audit.record(audit.Event.SESSION_EXPIRED, request=request, actor=user, reason=reason)
+        messages.info(request, "Your session has expired. Please sign in again.")

@@ -1,0 +1,204 @@
+"""Who you are: the user account, its browser sessions and the audit log of security events."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import auth
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    """The one role a user holds; what each role may do is decided in ``permissions``."""
+
+    CUSTOMER = "customer", "Customer"
+    SUPPORT = "support", "Support"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+class Region(models.TextChoices):
+    EU = "EU", "Europe"
+    US = "US", "United States"
+
+
+def normalize_email(email: str) -> str:
+    """Email is the login name and is unique case-insensitively: store it lower-cased."""
+    return (email or "").strip().lower()
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        user = self.model(email=normalize_email(email), **fields)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def get_by_natural_key(self, email: str) -> User:
+        return self.get(email=normalize_email(email), deleted_at__isnull=True)
+
+
+class User(AbstractBaseUser):
+    """An account. Never a Django superuser: every power comes from the role, through the policy."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address", max_length=254, unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
+    region = models.CharField(max_length=2, choices=Region.choices, blank=True)
+    is_active = models.BooleanField(default=True)
+    email_verified = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["-date_joined", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="user_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(region__in=[*Region.values, ""]), name="user_region_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:profile")
+
+    # --- What Django's auth and admin ask of a user -------------------------
+
+    @property
+    def is_superuser(self) -> bool:
+        """Always False: a superuser would skip every object rule of the policy."""
+        return False
+
+    @property
+    def is_staff(self) -> bool:
+        """The Django admin is for the admin role only."""
+        return self.is_active and self.role == Role.ADMIN
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def has_perm(self, perm: str, obj: object | None = None) -> bool:
+        if not self.is_active:
+            return False
+        return any(
+            backend.has_perm(self, perm, obj)
+            for backend in auth.get_backends()
+            if hasattr(backend, "has_perm")
+        )
+
+    def has_perms(self, perm_list, obj: object | None = None) -> bool:
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        if not self.is_active:
+            return False
+        return any(
+            backend.has_module_perms(self, app_label)
+            for backend in auth.get_backends()
+            if hasattr(backend, "has_module_perms")
+        )
+
+    def get_all_permissions(self, obj: object | None = None) -> set[str]:
+        if not self.is_active:
+            return set()
+        permissions: set[str] = set()
+        for backend in auth.get_backends():
+            if hasattr(backend, "get_all_permissions"):
+                permissions |= backend.get_all_permissions(self, obj)
+        return permissions
+
+
+class UserSession(models.Model):
+    """One signed-in browser session, listed on the sessions page so it can be ended."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at", "id"]
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="usersession_user_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.user} from {self.ip or 'unknown'}"
+
+
+class AuditEvent(models.Model):
+    """A security event. Never holds a password, token, code or secret."""
+
+    class Type(models.TextChoices):
+        LOGIN_SUCCEEDED = "login_succeeded", "Sign-in succeeded"
+        LOGIN_FAILED = "login_failed", "Sign-in failed"
+        LOGIN_THROTTLED = "login_throttled", "Sign-in throttled"
+        LOGOUT = "logout", "Signed out"
+        REGISTERED = "registered", "Registered"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset requested"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        SESSION_REVOKED = "session_revoked", "Session revoked"
+        SESSION_EXPIRED = "session_expired", "Session expired"
+        THROTTLED = "throttled", "Request throttled"
+        ROLE_CHANGED = "role_changed", "Role or region changed"
+        USER_DEACTIVATED = "user_deactivated", "User deactivated"
+        USER_REACTIVATED = "user_reactivated", "User reactivated"
+        USER_DELETED = "user_deleted", "User deleted"
+        ACCESS_DENIED = "access_denied", "Access denied"
+        CONSENT_GRANTED = "consent_granted", "Consent granted"
+        CONSENT_DENIED = "consent_denied", "Consent denied"
+        TOKEN_ISSUED = "token_issued", "Token issued"
+        TOKEN_REFRESHED = "token_refreshed", "Token refreshed"
+        TOKEN_REVOKED = "token_revoked", "Token revoked"
+        TOKEN_REUSE_DETECTED = "token_reuse_detected", "Token reuse detected"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        DENIED = "denied", "Denied"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    event = models.CharField(max_length=32, choices=Type.choices)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    client_id = models.CharField(max_length=100, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    target = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["actor", "-created_at"], name="audit_actor_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event} {self.outcome}"

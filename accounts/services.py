@@ -1,0 +1,117 @@
+"""Writes on accounts. Each one is atomic; access checks happen before, in the caller."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth import update_session_auth_hash
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_id_token_model, get_refresh_token_model
+
+from accounts import audit, sessions
+from accounts.models import Role, User
+
+Event = audit.Event
+
+
+def revoke_tokens(user: User) -> None:
+    """Revoke every OAuth token and pending authorization code of the user."""
+    get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
+    get_access_token_model().objects.filter(user=user).delete()
+    get_id_token_model().objects.filter(user=user).delete()
+    get_grant_model().objects.filter(user=user).delete()
+
+
+def revoke_credentials(user: User, *, except_session_key: str | None = None) -> None:
+    """End the user's sessions (all, or all but one) and revoke every token."""
+    sessions.end_all(user, except_key=except_session_key)
+    revoke_tokens(user)
+
+
+@transaction.atomic
+def user_register(*, email: str, name: str, region: str, password: str, request: HttpRequest | None = None) -> User:
+    """Create a self-registered account: always a customer, in the region chosen."""
+    user = User.objects.create_user(email=email, password=password, name=name, region=region, role=Role.CUSTOMER)
+    audit.record(Event.REGISTERED, request=request, actor=user)
+    return user
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str, role: str, region: str = "", name: str = "") -> User:
+    """Create an account with a given role (management command, seeding)."""
+    return User.objects.create_user(email=email, password=password, role=role, region=region, name=name)
+
+
+def password_change(*, request: HttpRequest, user: User, new_password: str) -> None:
+    """Set a new password; keep this session, end every other one and revoke every token."""
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        old_key = request.session.session_key
+        update_session_auth_hash(request, user)  # rotates this session's key
+        sessions.rekey(old_key, request.session.session_key)
+        revoke_credentials(user, except_session_key=request.session.session_key)
+        audit.record(Event.PASSWORD_CHANGED, request=request, actor=user)
+
+
+def password_reset_complete(*, request: HttpRequest, user: User) -> None:
+    """After a reset by email: every session ends and every token is revoked."""
+    with transaction.atomic():
+        revoke_credentials(user)
+        audit.record(Event.PASSWORD_RESET, request=request, actor=user)
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    acting_user: User,
+    request: HttpRequest | None = None,
+    role: str | None = None,
+    region: str | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change role, region or active state; takes effect on the user's next request."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    changes: list[str] = []
+    if role is not None and role != user.role:
+        changes.append(f"role {user.role} -> {role}")
+        user.role = role
+    if region is not None and region != user.region:
+        changes.append(f"region {user.region or '-'} -> {region or '-'}")
+        user.region = region
+    deactivated = is_active is False and user.is_active
+    reactivated = is_active is True and not user.is_active
+    if is_active is not None:
+        user.is_active = is_active
+    user.full_clean(exclude=["password"])
+    user.save()
+    if changes:
+        audit.record(Event.ROLE_CHANGED, request=request, actor=acting_user, target=f"user:{user.pk}", reason="; ".join(changes))
+    if deactivated:
+        revoke_credentials(user)
+        audit.record(Event.USER_DEACTIVATED, request=request, actor=acting_user, target=f"user:{user.pk}")
+    if reactivated:
+        audit.record(Event.USER_REACTIVATED, request=request, actor=acting_user, target=f"user:{user.pk}")
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User, acting_user: User, request: HttpRequest | None = None) -> None:
+    """Scrub an account: personal data, credentials, sessions and tokens go; its records stay.
+
+    The row itself stays as a placeholder so orders, refund requests and audit events
+    keep pointing at the same owner id. Its email is freed for a new registration.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    revoke_credentials(user)
+    user.email = f"deleted-{uuid.uuid4().hex}@deleted.invalid"
+    user.name = ""
+    user.is_active = False
+    user.email_verified = False
+    user.deleted_at = timezone.now()
+    user.set_unusable_password()
+    user.save()
+    audit.record(Event.USER_DELETED, request=request, actor=acting_user, target=f"user:{user.pk}")

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("register/", views.register_view, name="register"),
+    path("profile/", views.profile_view, name="profile"),
+    path("password/change/", views.password_change_view, name="password_change"),
+    path("password/reset/", views.password_reset_view, name="password_reset"),
+    path("password/reset/sent/", views.password_reset_done_view, name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", views.password_reset_confirm_view, name="password_reset_confirm"),
+    path("password/reset/complete/", views.password_reset_complete_view, name="password_reset_complete"),
+    path("sessions/", views.sessions_view, name="sessions"),
+    path("sessions/others/revoke/", views.session_revoke_others_view, name="session_revoke_others"),
+    path("sessions/<uuid:session_id>/revoke/", views.session_revoke_view, name="session_revoke"),
+]

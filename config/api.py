@@ -1,0 +1,174 @@
+"""The JSON API's shared plumbing: authentication defaults, pagination and the error shape.
+
+Every error under ``/api/`` is ``{"status": "error", "code": CODE, "message": ...}``;
+validation errors add ``fields``. Codes are the contract's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
+from django_ratelimit.exceptions import Ratelimited
+from rest_framework import authentication, exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+logger = logging.getLogger("config.api")
+
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+class CSRFFailed(exceptions.PermissionDenied):
+    default_detail = "CSRF verification failed: send the X-CSRFToken header from GET /api/auth/csrf/."
+    default_code = "CSRF_FAILED"
+
+
+class TooManyLoginAttempts(exceptions.Throttled):
+    default_detail = "Too many sign-in attempts. Try again later."
+    default_code = "TOO_MANY_LOGIN_ATTEMPTS"
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    default_detail = "Invalid email or password"
+    default_code = "INVALID_CREDENTIALS"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable. Try again shortly."
+    default_code = "SERVICE_UNAVAILABLE"
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """Cookie sessions; unsafe methods need the X-CSRFToken header."""
+
+    def authenticate_header(self, request) -> str:
+        # Makes a missing credential a 401 (not 403) that names the bearer scheme.
+        return 'Bearer realm="api"'
+
+    def enforce_csrf(self, request) -> None:
+        try:
+            super().enforce_csrf(request)
+        except exceptions.PermissionDenied:
+            raise CSRFFailed() from None
+
+
+def enforce_csrf(request) -> None:
+    """CSRF check for an API view that runs before anyone is signed in (login)."""
+    SessionAuthentication().enforce_csrf(request)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "page_size"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._validate_positive(request, "page")
+        self._validate_positive(request, self.page_size_query_param)
+        return super().paginate_queryset(queryset, request, view)
+
+    @staticmethod
+    def _validate_positive(request, name: str) -> None:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return
+        if not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({name: ["Must be a positive integer."]})
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        return min(int(raw), self.max_page_size) if raw else self.page_size
+
+
+CODES: list[tuple[type[BaseException], str]] = [
+    (exceptions.ValidationError, "VALIDATION_ERROR"),
+    (exceptions.ParseError, "VALIDATION_ERROR"),
+    (exceptions.NotAuthenticated, "NOT_AUTHENTICATED"),
+    (exceptions.AuthenticationFailed, "INVALID_TOKEN"),
+    (exceptions.PermissionDenied, "FORBIDDEN"),
+    (exceptions.NotFound, "NOT_FOUND"),
+    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED"),
+    (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
+    (exceptions.NotAcceptable, "NOT_ACCEPTABLE"),
+    (exceptions.Throttled, "TOO_MANY_REQUESTS"),
+]
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body = {"status": "error", "code": code, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    return body
+
+
+def _code_for(exc: exceptions.APIException) -> str:
+    own = getattr(exc, "default_code", "")
+    if own and own.isupper():
+        return own
+    for cls, code in CODES:
+        if isinstance(exc, cls):
+            return code
+    return "SERVER_ERROR"
+
+
+def _normalize(exc: BaseException) -> exceptions.APIException | None:
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, Http404):
+        return exceptions.NotFound("Not found.")
+    if isinstance(exc, Ratelimited):
+        return exceptions.Throttled(wait=60)
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or "You do not have permission to perform this action.")
+    if isinstance(exc, (OperationalError, InterfaceError)) or type(exc).__module__.startswith("redis"):
+        return ServiceUnavailable()
+    return None
+
+
+def _message_and_fields(exc: exceptions.APIException) -> tuple[str, dict | None]:
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        fields = {name: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])] for name, msgs in detail.items()}
+        names = ", ".join(sorted(fields))
+        return f"Invalid input: {names}.", fields
+    if isinstance(exc, exceptions.ParseError):
+        return f"Malformed request body: {exc.detail}", None
+    return str(exc.detail), None
+
+
+def exception_handler(exc: BaseException, context: dict) -> Response:
+    """Render every API error in the contract's shape; never a stack trace."""
+    api_exc = _normalize(exc)
+    if api_exc is None:
+        if isinstance(exc, DatabaseError):
+            logger.exception("database error in the API")
+        else:
+            logger.exception("unhandled error in the API")
+        return Response(error_body("SERVER_ERROR", "Internal server error."), status=500)
+    message, fields = _message_and_fields(api_exc)
+    response = Response(error_body(_code_for(api_exc), message, fields), status=api_exc.status_code)
+    if isinstance(api_exc, exceptions.Throttled) and api_exc.wait:
+        response["Retry-After"] = str(int(api_exc.wait))
+    if isinstance(api_exc, ServiceUnavailable):
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    auth_header = getattr(api_exc, "auth_header", None)
+    if auth_header:
+        response["WWW-Authenticate"] = auth_header
+    return response
+
+
+class StrictSerializerMixin:
+    """Refuse fields the client may not set, naming them, instead of silently dropping them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        unknown = sorted(set(data) - writable)
+        if unknown:
+            raise exceptions.ValidationError({name: ["This field cannot be set."] for name in unknown})
+        return super().to_internal_value(data)

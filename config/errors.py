@@ -1,0 +1,58 @@
+"""Error responses outside DRF: the site's pages for browsers, the contract's JSON under /api/."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from config.api import error_body
+
+PAGES = {
+    400: ("VALIDATION_ERROR", "Bad request", "The request could not be understood."),
+    403: ("FORBIDDEN", "Access denied", "You do not have permission to do that."),
+    404: ("NOT_FOUND", "Page not found", "There is nothing here, or nothing you may see."),
+    429: ("TOO_MANY_REQUESTS", "Too many requests", "Please wait a moment and try again."),
+    500: ("SERVER_ERROR", "Something went wrong", "The error was logged. Please try again later."),
+    503: ("SERVICE_UNAVAILABLE", "Temporarily unavailable", "Please try again in a few seconds."),
+}
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(request: HttpRequest, status: int, message: str | None = None, code: str | None = None) -> HttpResponse:
+    default_code, title, default_message = PAGES[status]
+    message = message or default_message
+    if is_api(request):
+        return JsonResponse(error_body(code or default_code, message), status=status)
+    return render(request, "error.html", {"status": status, "title": title, "message": message}, status=status)
+
+
+def bad_request(request, exception=None):
+    return error_response(request, 400)
+
+
+def permission_denied(request, exception=None):
+    message = str(exception) if exception and str(exception) else None
+    return error_response(request, 403, message)
+
+
+def page_not_found(request, exception=None):
+    return error_response(request, 404, "Not found." if is_api(request) else None)
+
+
+def server_error(request):
+    return error_response(request, 500, "Internal server error." if is_api(request) else None)
+
+
+def csrf_failure(request, reason: str = ""):
+    if is_api(request):
+        return error_response(request, 403, "CSRF verification failed.", code="CSRF_FAILED")
+    return error_response(request, 403, "The form was stale or was not sent from this site. Reload the page and try again.")
+
+
+def too_many_requests(request, retry_after: int, message: str | None = None, code: str | None = None) -> HttpResponse:
+    response = error_response(request, 429, message, code)
+    response["Retry-After"] = str(retry_after)
+    return response

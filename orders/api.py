@@ -1,0 +1,109 @@
+"""The orders JSON API. Checks run in the contract's order: authentication, scope,
+object lookup through the policy (404), then the action (403)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from rest_framework import exceptions, generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import selectors, services
+from orders.models import Order, RefundRequest
+from orders.serializers import (
+    OrderCreateSerializer,
+    OrderSerializer,
+    RefundRequestCreateSerializer,
+    RefundRequestSerializer,
+)
+from permissions.enforce import require
+
+
+def status_filter(request, choices: list[str]) -> str | None:
+    value = request.query_params.get("status")
+    if value is None:
+        return None
+    if value not in choices:
+        raise exceptions.ValidationError({"status": [f"Must be one of: {', '.join(choices)}."]})
+    return value
+
+
+def get_order(request, order_id) -> Order:
+    return get_object_or_404(selectors.order_list(fetched_by=request.user), pk=order_id)
+
+
+def get_refund_request(request, refund_id) -> RefundRequest:
+    return get_object_or_404(selectors.refund_request_list(fetched_by=request.user), pk=refund_id)
+
+
+class OrderListView(generics.ListAPIView):
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        return selectors.order_list(fetched_by=self.request.user, status=status_filter(self.request, Order.Status.values))
+
+    def post(self, request):
+        require(request, "orders.add_order")
+        serializer = OrderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = services.order_create(acting_user=request.user, **serializer.validated_data)
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailView(APIView):
+    def get(self, request, order_id):
+        return Response(OrderSerializer(get_order(request, order_id)).data)
+
+
+class OrderPayView(APIView):
+    def post(self, request, order_id):
+        order = get_order(request, order_id)
+        require(request, "orders.pay_order", order)
+        return Response(OrderSerializer(services.order_pay(order=order, acting_user=request.user)).data)
+
+
+class OrderCancelView(APIView):
+    def post(self, request, order_id):
+        order = get_order(request, order_id)
+        require(request, "orders.cancel_order", order)
+        return Response(OrderSerializer(services.order_cancel(order=order, acting_user=request.user)).data)
+
+
+class OrderRefundRequestView(APIView):
+    def post(self, request, order_id):
+        order = get_order(request, order_id)
+        require(request, "orders.request_refund", order)
+        serializer = RefundRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refund = services.refund_request_create(order=order, acting_user=request.user, **serializer.validated_data)
+        return Response(RefundRequestSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+class RefundRequestListView(generics.ListAPIView):
+    serializer_class = RefundRequestSerializer
+
+    def get_queryset(self):
+        return selectors.refund_request_list(
+            fetched_by=self.request.user, status=status_filter(self.request, RefundRequest.Status.values)
+        )
+
+
+class RefundRequestDetailView(APIView):
+    def get(self, request, refund_id):
+        return Response(RefundRequestSerializer(get_refund_request(request, refund_id)).data)
+
+
+class RefundRequestApproveView(APIView):
+    def post(self, request, refund_id):
+        refund = get_refund_request(request, refund_id)
+        require(request, "orders.decide_refund", refund)
+        refund = services.refund_request_approve(refund_request=refund, acting_user=request.user)
+        return Response(RefundRequestSerializer(refund).data)
+
+
+class RefundRequestRejectView(APIView):
+    def post(self, request, refund_id):
+        refund = get_refund_request(request, refund_id)
+        require(request, "orders.decide_refund", refund)
+        refund = services.refund_request_reject(refund_request=refund, acting_user=request.user)
+        return Response(RefundRequestSerializer(refund).data)

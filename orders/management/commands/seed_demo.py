@@ -1,0 +1,101 @@
+"""python manage.py seed_demo [--password PW] [--force]: the contract's demo data, idempotent."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import Region, Role, User
+from orders.models import Order, RefundRequest
+
+DEMO_ACCOUNTS = [
+    ("alice@example.com", "Alice Martin", Role.CUSTOMER, Region.EU),
+    ("bob@example.com", "Bob Miller", Role.CUSTOMER, Region.US),
+    ("sam@example.com", "Sam Support", Role.SUPPORT, Region.EU),
+    ("maria@example.com", "Maria Manager", Role.MANAGER, Region.EU),
+    ("mike@example.com", "Mike Manager", Role.MANAGER, Region.US),
+    ("ada@example.com", "Ada Admin", Role.ADMIN, ""),
+]
+
+# (amount, status, refund request pending?) for each demo customer: every status, four paid
+# orders of at most 500.00 and two above it, two of them waiting for a refund decision.
+DEMO_ORDERS = [
+    ("25.00", Order.Status.PENDING, False),
+    ("89.90", Order.Status.PENDING, False),
+    ("49.90", Order.Status.PAID, False),
+    ("120.00", Order.Status.PAID, True),
+    ("310.50", Order.Status.PAID, False),
+    ("480.00", Order.Status.PAID, False),
+    ("750.00", Order.Status.PAID, True),
+    ("1200.00", Order.Status.PAID, False),
+    ("15.00", Order.Status.CANCELLED, False),
+    ("60.00", Order.Status.REFUNDED, False),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo accounts and orders (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", help="Give every demo account this password (existing ones are reset).")
+        parser.add_argument("--force", action="store_true", help="Run outside the local profile.")
+
+    def handle(self, *args, password: str | None, force: bool, **options):
+        if settings.ENV != "local" and not force:
+            raise CommandError(f"seed_demo creates accounts with known passwords; refusing in the {settings.ENV} profile without --force.")
+        if password is not None:
+            self._validate(password)
+        with transaction.atomic():
+            lines = [self._account(email, name, role, region, password) for email, name, role, region in DEMO_ACCOUNTS]
+            for email in ("alice@example.com", "bob@example.com"):
+                self._orders(User.objects.get(email=email))
+        self.stdout.write("Demo accounts:")
+        for line in lines:
+            self.stdout.write(f"  {line}")
+
+    def _validate(self, password: str) -> None:
+        for email, name, _role, _region in DEMO_ACCOUNTS:
+            try:
+                password_validation.validate_password(password, User(email=email, name=name))
+            except ValidationError as error:
+                raise CommandError(f"--password is refused: {' '.join(error.messages)}") from None
+
+    def _account(self, email: str, name: str, role: str, region: str, password: str | None) -> str:
+        user = User.objects.filter(email=email).first()
+        label = f"{email:<20} {role:<9} {region or '-':<3}"
+        if user is None:
+            new_password = password or secrets.token_urlsafe(12)
+            account_services.user_create(email=email, password=new_password, role=role, region=region, name=name)
+            return f"{label} password: {new_password}" if password is None else f"{label} (password as given)"
+        if password is not None:
+            user.set_password(password)
+            user.is_active = True
+            user.save(update_fields=["password", "is_active"])
+            account_services.revoke_credentials(user)
+            return f"{label} (password reset as given)"
+        return f"{label} (exists; password unchanged - use --password to reset)"
+
+    def _orders(self, owner: User) -> None:
+        if Order.objects.filter(owner=owner).exists():
+            return
+        currency = "EUR" if owner.region == Region.EU else "USD"
+        now = timezone.now()
+        for index, (amount, status, has_pending_refund) in enumerate(DEMO_ORDERS):
+            order = Order.objects.create(
+                owner=owner,
+                region=owner.region,
+                amount=Decimal(amount),
+                currency=currency,
+                status=status,
+                created_at=now - timezone.timedelta(hours=index),
+            )
+            if has_pending_refund:
+                RefundRequest.objects.create(order=order, requested_by=owner, reason="The item arrived damaged.")

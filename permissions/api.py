@@ -1,0 +1,78 @@
+"""User administration over the JSON API: roles, regions, activation and deletion.
+
+It lives here, not in ``accounts``, because every part of it is an authorization
+question (who may manage whom) answered by the policy.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import Region, Role, User
+from config.api import StrictSerializerMixin
+from permissions import policy
+from permissions.enforce import require
+
+
+class UserSerializer(serializers.ModelSerializer):
+    region = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "role", "region", "is_active"]
+        read_only_fields = fields
+
+    def get_region(self, user: User) -> str | None:
+        return user.region or None
+
+
+class UserUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    region = serializers.ChoiceField(choices=Region.choices, required=False, allow_null=True)
+    is_active = serializers.BooleanField(required=False)
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError({"non_field_errors": ["Send at least one of: role, region, is_active."]})
+        if "region" in data and data["region"] is None:
+            data["region"] = ""
+        return data
+
+
+def visible_users(request):
+    return policy.restrict(User.objects.all(), request.user, "accounts.view_user")
+
+
+class UserListView(generics.ListAPIView):
+    serializer_class = UserSerializer
+
+    def get_queryset(self):
+        require(self.request, "accounts.view_user")
+        return visible_users(self.request)
+
+
+class UserDetailView(APIView):
+    def get_user(self, request, user_id) -> User:
+        require(request, "accounts.view_user")
+        return get_object_or_404(visible_users(request), pk=user_id)
+
+    def get(self, request, user_id):
+        return Response(UserSerializer(self.get_user(request, user_id)).data)
+
+    def patch(self, request, user_id):
+        user = self.get_user(request, user_id)
+        require(request, "accounts.change_user", user)
+        serializer = UserUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(user=user, acting_user=request.user, request=request._request, **serializer.validated_data)
+        return Response(UserSerializer(user).data)
+
+    def delete(self, request, user_id):
+        user = self.get_user(request, user_id)
+        require(request, "accounts.delete_user", user)
+        services.user_delete(user=user, acting_user=request.user, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

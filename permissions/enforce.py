@@ -1,0 +1,58 @@
+"""Refuse an action with the contract's message, and audit the refusal with its reason."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+
+from accounts import audit
+from permissions import policy
+
+ACTIONS: dict[str, str] = {
+    "orders.view_order": "view orders",
+    "orders.add_order": "create orders",
+    "orders.pay_order": "pay this order",
+    "orders.cancel_order": "cancel this order",
+    "orders.request_refund": "request a refund for this order",
+    "orders.view_refundrequest": "view refund requests",
+    "orders.decide_refund": "decide this refund request",
+    "accounts.view_user": "view users",
+    "accounts.change_user": "change this user",
+    "accounts.delete_user": "delete users",
+}
+
+
+def denial_message(perm: str) -> str:
+    return f"You do not have permission to {ACTIONS.get(perm, 'perform this action')}"
+
+
+def require(request: HttpRequest, perm: str, obj=None) -> None:
+    """Raise 403 unless the request's principal may ``perm`` (on ``obj``)."""
+    principal = request.user
+    decision = policy.decide(principal, perm, obj)
+    if decision.allowed:
+        return
+    audit_denial(request, perm, obj, decision.reason)
+    raise PermissionDenied(denial_message(perm))
+
+
+def audit_denial(request: HttpRequest, perm: str, obj, reason: str) -> None:
+    """Write the denial to the audit log, at most DENIAL_AUDIT_RATE per actor."""
+    actor = request.user if request.user.is_authenticated else None
+    actor_key = str(getattr(actor, "pk", "")) or getattr(request.user, "client_id", "") or "anonymous"
+    usage = get_usage(
+        request, group="audit:denials", key=lambda _g, _r: actor_key, rate=settings.DENIAL_AUDIT_RATE, increment=True
+    )
+    if usage is not None and usage["should_limit"]:
+        return
+    target = f"{obj._meta.model_name}:{obj.pk}" if obj is not None and hasattr(obj, "_meta") else ""
+    audit.record(
+        audit.Event.ACCESS_DENIED,
+        outcome=audit.Outcome.DENIED,
+        request=request,
+        actor=actor if getattr(actor, "_meta", None) else None,
+        target=target,
+        reason=f"{perm}: {reason}",
+    )

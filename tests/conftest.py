@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from tests.factories import PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters live in the cache: every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def csrf_client() -> Client:
+    """A client that enforces CSRF like a browser's server would."""
+    return Client(enforce_csrf_checks=True)
+
+
+def api_login(client: Client, user, password: str = PASSWORD) -> Client:
+    """Sign in through the JSON API (CSRF included) and return the client."""
+    token = client.get("/api/auth/csrf/").json()["csrfToken"]
+    response = client.post(
+        "/api/auth/login/",
+        {"email": user.email, "password": password},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200, response.content
+    return client
+
+
+def csrf_token(client: Client) -> str:
+    return client.get("/api/auth/csrf/").json()["csrfToken"]

@@ -51,9 +51,3 @@ class LogoutView(APIView):
     def post(self, request):
         login_flow.end_session(request._request)
         return Response({"status": "success"})
-
-
-class MeView(APIView):
-    def get(self, request):
-        user = request.user
-        return Response({**user_summary(user), "region": user.region or None, "permissions": sorted(user.get_all_permissions())})

@@ -44,7 +44,8 @@ def record(
         reason=reason[:255],
     )
     logger.info(
-        "event=%s outcome=%s actor=%s client=%s ip=%s target=%s reason=%s",
+        # The user agent comes last: it is free text, and everything after "ua=" is it.
+        "event=%s outcome=%s actor=%s client=%s ip=%s target=%s reason=%s ua=%s",
         row.event,
         row.outcome,
         row.actor_id or "-",
@@ -52,5 +53,6 @@ def record(
         row.ip or "-",
         escape(row.target) or "-",
         escape(row.reason) or "-",
+        escape(row.user_agent) or "-",
     )
     return row

@@ -57,11 +57,15 @@ def _check_password(request: HttpRequest, email: str, password: str) -> User | N
 
 def sign_in(request: HttpRequest, user: User) -> None:
     """Start a fresh session for a user whose every factor has been checked."""
-    login(request, user)
+    previous_key = request.session.session_key
+    # The backend is named: a user who just registered did not come from authenticate().
+    login(request, user, backend="accounts.backends.EmailBackend")
     # login() keeps the key when the same user signs in again on this session;
     # rotate it every time so a planted or leaked pre-login id is worthless.
     request.session.cycle_key()
     sessions.start(request, user)
+    # The session signed in before (same or another user) is gone: drop its listing too.
+    sessions.forget(previous_key)
     audit.record(Event.LOGIN_SUCCEEDED, request=request, actor=user)
 
 

@@ -21,6 +21,13 @@ class SessionLimitsMiddleware:
             self._enforce(request)
         return self.get_response(request)
 
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # The notice waits until here: MessageMiddleware runs after this middleware's
+        # __call__, so request._messages does not exist yet when the session is ended.
+        if getattr(request, "session_expired", False):
+            messages.info(request, "Your session has expired. Please sign in again.", fail_silently=True)
+        return None
+
     def _enforce(self, request) -> None:
         if not request.user.is_authenticated:
             # The user was deactivated or deleted: this session is over.
@@ -37,4 +44,4 @@ class SessionLimitsMiddleware:
         logout(request)
         sessions.forget(key)
         audit.record(audit.Event.SESSION_EXPIRED, request=request, actor=user, reason=reason)
-        messages.info(request, "Your session has expired. Please sign in again.")
+        request.session_expired = True

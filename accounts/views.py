@@ -42,7 +42,8 @@ def home(request):
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     next_url = safe_next(request, settings.LOGIN_REDIRECT_URL)
-    if request.user.is_authenticated and request.method == "GET":
+    # ``reauth`` (OIDC prompt=login, max_age) asks a signed-in user for the password again.
+    if request.user.is_authenticated and request.method == "GET" and not request.GET.get("reauth"):
         return redirect(next_url)
     form = LoginForm(request.POST or None)
     status = 200

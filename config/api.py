@@ -155,7 +155,7 @@ def exception_handler(exc: BaseException, context: dict) -> Response:
         response["Retry-After"] = str(int(api_exc.wait))
     if isinstance(api_exc, ServiceUnavailable):
         response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
-    auth_header = getattr(api_exc, "auth_header", None)
+    auth_header = getattr(api_exc, "www_authenticate", None) or getattr(api_exc, "auth_header", None)
     if auth_header:
         response["WWW-Authenticate"] = auth_header
     return response

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "accounts",
     "permissions",
     "orders",
+    "oauth",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # Not for people: OAuth client secrets (see oauth/hashers.py). Never first, so no
+    # user password is ever hashed with it.
+    "oauth.hashers.ClientSecretHasher",
 ]
 if ENV == "test":
     # Argon2 in every fixture would make the suite crawl on two cores; the tests about
@@ -311,8 +315,10 @@ USE_TZ = True
 # --- JSON API ---------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The bearer class comes first: a request with an Authorization header is decided
+    # by it alone, and a missing credential is a 401 that names the Bearer scheme.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth.authentication.BearerAuthentication", "config.api.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "permissions.drf.TokenScope"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
@@ -348,3 +354,83 @@ LOGGING = {
 
 # Denials are audited with their reason, at most this often per actor.
 DENIAL_AUDIT_RATE = env_str("DENIAL_AUDIT_RATE", "20/m")
+
+# --- OAuth 2 / OpenID Connect provider --------------------------------------
+
+
+def oidc_private_key() -> str:
+    """The ID-token signing key: from the environment, a file, or (local) generated once."""
+    key = env_str("OIDC_RSA_PRIVATE_KEY")
+    if key:
+        return key.replace("\\n", "\n")
+    key_file = env_str("OIDC_RSA_PRIVATE_KEY_FILE")
+    if key_file:
+        return Path(key_file).read_text()
+    if IS_PRODUCTION:
+        raise ImproperlyConfigured("OIDC_RSA_PRIVATE_KEY or OIDC_RSA_PRIVATE_KEY_FILE must be set in the production profile.")
+    path = VAR_DIR / "oidc_rsa_private_key.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+    return path.read_text()
+
+
+# DOT's own models, named explicitly (not swapped): our tables that point at them
+# (oauth.ClientPolicy, ...) get a stable swappable dependency in their migrations.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+
+ACCESS_TOKEN_TTL = env_int("ACCESS_TOKEN_TTL", 600)
+REFRESH_TOKEN_IDLE_TTL = env_int("REFRESH_TOKEN_IDLE_TTL", 1209600)
+REFRESH_TOKEN_ABSOLUTE_TTL = env_int("REFRESH_TOKEN_ABSOLUTE_TTL", 2592000)
+TOKEN_RATE_PER_CLIENT = env_str("TOKEN_RATE_PER_CLIENT", "120/m")
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": oidc_private_key(),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [Path(p).read_text() for p in env_list("OIDC_RSA_INACTIVE_KEY_FILES", [])],
+    "OIDC_ISS_ENDPOINT": f"{PUBLIC_ORIGIN}/o",
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,  # signing out ends the browser session only
+    "OIDC_SERVER_CLASS": "oauth.server.Server",
+    "OAUTH2_SERVER_CLASS": "oauth.server.Server",
+    "OAUTH2_VALIDATOR_CLASS": "oauth.validators.Validator",
+    "SCOPES_BACKEND_CLASS": "permissions.scopes.CatalogueScopes",
+    "SCOPES": {"openid": "OpenID Connect", "profile": "Name", "email": "Email", "orders:read": "Read orders", "orders:write": "Write orders"},
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],  # http only on loopback, see oauth.views.AuthorizeView.redirect
+    "ALLOW_URI_WILDCARDS": False,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_TTL,
+    "ID_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_TTL,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_IDLE_TTL,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "REQUEST_APPROVAL_PROMPT": "force",  # remembered consent is ours (oauth.consent)
+    "CLIENT_SECRET_HASHER": "client_secret_hmac_sha256",
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}

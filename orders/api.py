@@ -17,6 +17,9 @@ from orders.serializers import (
     RefundRequestSerializer,
 )
 from permissions.enforce import require
+from permissions.scopes import READ_SCOPE, WRITE_SCOPE
+
+ORDER_SCOPES = {"GET": READ_SCOPE, "POST": WRITE_SCOPE}
 
 
 def status_filter(request, choices: list[str]) -> str | None:
@@ -37,6 +40,8 @@ def get_refund_request(request, refund_id) -> RefundRequest:
 
 
 class OrderListView(generics.ListAPIView):
+    token_scopes = ORDER_SCOPES
+
     serializer_class = OrderSerializer
 
     def get_queryset(self):
@@ -51,11 +56,15 @@ class OrderListView(generics.ListAPIView):
 
 
 class OrderDetailView(APIView):
+    token_scopes = ORDER_SCOPES
+
     def get(self, request, order_id):
         return Response(OrderSerializer(get_order(request, order_id)).data)
 
 
 class OrderPayView(APIView):
+    token_scopes = ORDER_SCOPES
+
     def post(self, request, order_id):
         order = get_order(request, order_id)
         require(request, "orders.pay_order", order)
@@ -63,6 +72,8 @@ class OrderPayView(APIView):
 
 
 class OrderCancelView(APIView):
+    token_scopes = ORDER_SCOPES
+
     def post(self, request, order_id):
         order = get_order(request, order_id)
         require(request, "orders.cancel_order", order)
@@ -70,6 +81,8 @@ class OrderCancelView(APIView):
 
 
 class OrderRefundRequestView(APIView):
+    token_scopes = ORDER_SCOPES
+
     def post(self, request, order_id):
         order = get_order(request, order_id)
         require(request, "orders.request_refund", order)
@@ -80,6 +93,8 @@ class OrderRefundRequestView(APIView):
 
 
 class RefundRequestListView(generics.ListAPIView):
+    token_scopes = ORDER_SCOPES
+
     serializer_class = RefundRequestSerializer
 
     def get_queryset(self):
@@ -89,11 +104,15 @@ class RefundRequestListView(generics.ListAPIView):
 
 
 class RefundRequestDetailView(APIView):
+    token_scopes = ORDER_SCOPES
+
     def get(self, request, refund_id):
         return Response(RefundRequestSerializer(get_refund_request(request, refund_id)).data)
 
 
 class RefundRequestApproveView(APIView):
+    token_scopes = ORDER_SCOPES
+
     def post(self, request, refund_id):
         refund = get_refund_request(request, refund_id)
         require(request, "orders.decide_refund", refund)
@@ -102,6 +121,8 @@ class RefundRequestApproveView(APIView):
 
 
 class RefundRequestRejectView(APIView):
+    token_scopes = ORDER_SCOPES
+
     def post(self, request, refund_id):
         refund = get_refund_request(request, refund_id)
         require(request, "orders.decide_refund", refund)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed-in"  # any active account (or, on the API, a valid bearer token)
 ADMIN = "admin"  # the admin role only
+TOKEN = "token"  # a valid OAuth access token in the Authorization header
+CLIENT = "client"  # the OAuth client authenticates itself (secret, or PKCE for public clients)
 
 GET = ("GET",)
 POST = ("POST",)
@@ -28,7 +30,7 @@ class Route:
 
     @property
     def is_public(self) -> bool:
-        return self.audience == PUBLIC
+        return self.audience in (PUBLIC, CLIENT)
 
 
 ACCESS_TABLE: tuple[Route, ...] = (
@@ -58,6 +60,18 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("orders:request_refund", POST, SIGNED_IN),
     Route("orders:approve", POST, SIGNED_IN),
     Route("orders:reject", POST, SIGNED_IN),
+    Route("oauth:apps", GET, SIGNED_IN),
+    Route("oauth:app_revoke", POST, SIGNED_IN),
+    # OAuth 2 / OpenID Connect provider
+    Route("oauth2_provider:authorize", GET_POST, SIGNED_IN),
+    Route("oauth2_provider:token", POST, CLIENT),
+    Route("oauth2_provider:revoke-token", POST, CLIENT),
+    Route("oauth2_provider:introspect", POST, CLIENT),
+    Route("oauth2_provider:oidc-connect-discovery-info", GET, PUBLIC),
+    Route("oauth2_provider:oauth-server-metadata", GET, PUBLIC),
+    Route("oauth2_provider:jwks-info", GET, PUBLIC),
+    Route("oauth2_provider:user-info", GET_POST, TOKEN),
+    Route("oauth2_provider:rp-initiated-logout", GET_POST, PUBLIC),
     # Django admin: the admin role only, each object through the policy
     Route("admin:*", GET_POST, ADMIN),
     # JSON API

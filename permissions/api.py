@@ -12,10 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.api import user_summary
 from accounts.models import Region, Role, User
 from config.api import StrictSerializerMixin
 from permissions import policy
+from permissions.drf import ANY_TOKEN
 from permissions.enforce import require
+from permissions.principals import ClientPrincipal
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -76,3 +79,25 @@ class UserDetailView(APIView):
         require(request, "accounts.delete_user", user)
         services.user_delete(user=user, acting_user=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """Who the caller is and what it may do now (narrowed by a token's scopes)."""
+
+    token_scopes = ANY_TOKEN
+
+    def get(self, request):
+        principal = request.user
+        permissions = sorted(principal.get_all_permissions())
+        if isinstance(principal, ClientPrincipal):
+            return Response(
+                {"client_id": principal.client_id, "role": principal.role, "region": principal.region or None, "permissions": permissions}
+            )
+        body = {**user_summary(principal), "region": principal.region or None, "permissions": permissions}
+        token_scopes = getattr(principal, "token_scopes", None)
+        if token_scopes is not None:
+            if "email" not in token_scopes:
+                body.pop("email")
+            if "profile" not in token_scopes:
+                body.pop("name")
+        return Response(body)

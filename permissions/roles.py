@@ -11,6 +11,16 @@ from __future__ import annotations
 from accounts.models import Role
 
 ORDER_READ = ("orders.view_order", "orders.view_refundrequest")
+OAUTH_CLIENT_ADMIN = (
+    "oauth2_provider.view_application",
+    "oauth2_provider.add_application",
+    "oauth2_provider.change_application",
+    "oauth2_provider.delete_application",
+    "oauth.view_clientpolicy",
+    "oauth.add_clientpolicy",
+    "oauth.change_clientpolicy",
+    "oauth.view_consent",
+)
 
 DEFAULT_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.CUSTOMER: (
@@ -30,6 +40,7 @@ DEFAULT_ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.delete_user",
         "accounts.view_auditevent",
         "permissions.view_rolepermission",
+        *OAUTH_CLIENT_ADMIN,
     ),
 }
 

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Region, Role, User
+from oauth.registration import register_client
+from oauth2_provider.models import get_application_model
 from orders.models import Order, RefundRequest
 
 DEMO_ACCOUNTS = [
@@ -23,6 +25,27 @@ DEMO_ACCOUNTS = [
     ("maria@example.com", "Maria Manager", Role.MANAGER, Region.EU),
     ("mike@example.com", "Mike Manager", Role.MANAGER, Region.US),
     ("ada@example.com", "Ada Admin", Role.ADMIN, ""),
+]
+
+DEMO_CLIENTS = [
+    {
+        "name": "Demo client",
+        "client_id": "demo-client",
+        "client_type": "public",
+        "grant": "authorization-code",
+        "redirect_uris": ["http://127.0.0.1:8765/callback"],
+        "post_logout_redirect_uris": ["http://127.0.0.1:8765/"],
+        "scopes": ["openid", "profile", "email", "orders:read", "orders:write"],
+    },
+    {
+        "name": "Demo service",
+        "client_id": "demo-service",
+        "client_type": "confidential",
+        "grant": "client-credentials",
+        "scopes": ["orders:read"],
+        "role": "support",
+        "region": "EU",
+    },
 ]
 
 # (amount, status, refund request pending?) for each demo customer: every status, four paid
@@ -57,8 +80,12 @@ class Command(BaseCommand):
             lines = [self._account(email, name, role, region, password) for email, name, role, region in DEMO_ACCOUNTS]
             for email in ("alice@example.com", "bob@example.com"):
                 self._orders(User.objects.get(email=email))
+            clients = [self._client(spec) for spec in DEMO_CLIENTS]
         self.stdout.write("Demo accounts:")
         for line in lines:
+            self.stdout.write(f"  {line}")
+        self.stdout.write("OAuth clients:")
+        for line in clients:
             self.stdout.write(f"  {line}")
 
     def _validate(self, password: str) -> None:
@@ -99,3 +126,11 @@ class Command(BaseCommand):
             )
             if has_pending_refund:
                 RefundRequest.objects.create(order=order, requested_by=owner, reason="The item arrived damaged.")
+
+    def _client(self, spec: dict) -> str:
+        if get_application_model().objects.filter(client_id=spec["client_id"]).exists():
+            return f"{spec['client_id']:<13} (exists)"
+        registered = register_client(**spec)
+        if registered.client_secret:
+            return f"{spec['client_id']:<13} secret: {registered.client_secret}  (shown once)"
+        return f"{spec['client_id']:<13} public client, redirect URI {spec['redirect_uris'][0]}"

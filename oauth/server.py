@@ -1,0 +1,25 @@
+"""The OAuth/OIDC server: only the grants this project allows exist at all.
+
+oauthlib checks a password grant's username and password before DOT can refuse the
+grant type, which would be a password oracle outside every login throttle. Removing
+the grant from the server makes ``grant_type=password`` an ``unsupported_grant_type``
+before any credential is read. The implicit and hybrid flows and the device grant are
+removed the same way; only the authorization code (with PKCE), refresh token and client
+credentials grants remain.
+"""
+
+from __future__ import annotations
+
+from oauthlib.openid import Server as OpenIDServer
+
+ALLOWED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+ALLOWED_RESPONSE_TYPES = ("code",)
+
+
+class Server(OpenIDServer):
+    def __init__(self, request_validator, *args, **kwargs):
+        super().__init__(request_validator, *args, **kwargs)
+        self._grant_types = {name: grant for name, grant in self._grant_types.items() if name in ALLOWED_GRANT_TYPES}
+        self._response_types = {
+            name: grant for name, grant in self._response_types.items() if name in ALLOWED_RESPONSE_TYPES
+        }

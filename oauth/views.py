@@ -1,0 +1,330 @@
+"""The provider's endpoints: DOT's views, narrowed to this project's rules."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timezone as dt_timezone
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.hashers import check_password
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.http import OAuth2ResponseRedirect
+from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+
+from accounts import audit, sessions, throttles
+from oauth import consent
+from oauth.models import Consent
+from permissions.scopes import CATALOGUE, describe
+
+Application = get_application_model()
+AccessToken = get_access_token_model()
+
+CONSENT_FIELDS = ("client_id", "redirect_uri", "scope", "state", "response_type", "code_challenge", "code_challenge_method", "nonce")
+PENDING_KEY = "oauth_pending_consent"
+
+
+def is_loopback_redirect(uri: str) -> bool:
+    parts = urlsplit(uri)
+    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "::1"}
+
+
+def session_auth_time(request) -> datetime | None:
+    auth_at = request.session.get(sessions.AUTH_AT)
+    return datetime.fromtimestamp(auth_at, tz=dt_timezone.utc) if isinstance(auth_at, (int, float)) else None
+
+
+def without_params(url: str, *names: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class AuthorizeView(dot_views.AuthorizationView):
+    """Authorization with PKCE S256 only, remembered consent, prompt and max_age."""
+
+    template_name = "oauth2_provider/authorize.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    # --- redirects back to the client -----------------------------------------
+
+    def redirect(self, redirect_to, application):
+        """Back to the client: https, or http on loopback (RFC 8252); always with ``iss`` (RFC 9207)."""
+        schemes = ["https", "http"] if is_loopback_redirect(redirect_to) else ["https"]
+        if application is not None:
+            redirect_to = _add_iss_to_redirect(redirect_to, settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"])
+        return OAuth2ResponseRedirect(redirect_to, schemes)
+
+    def _redirect_error(self, credentials: dict, application, error: str, description: str):
+        params = {"error": error, "error_description": description}
+        if credentials.get("state"):
+            params["state"] = credentials["state"]
+        uri = credentials["redirect_uri"]
+        separator = "&" if "?" in uri else "?"
+        return self.redirect(f"{uri}{separator}{urlencode(params)}", application)
+
+    def _reauthenticate(self):
+        """Send the user to sign in again, then back here (without prompt=login)."""
+        next_url = without_params(self.request.get_full_path(), "prompt")
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': next_url, 'reauth': '1'})}")
+
+    # --- the request --------------------------------------------------------------
+
+    def get(self, request, *args, **kwargs):
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        application = Application.objects.select_related("client_policy").get(client_id=credentials["client_id"])
+        if credentials.get("code_challenge_method") != "S256":
+            # A missing method means "plain" (RFC 7636); only S256 is accepted, and it is
+            # refused here, before any consent is asked.
+            return self._redirect_error(credentials, application, "invalid_request", "code_challenge_method must be S256.")
+        prompt = set(request.GET.get("prompt", "").split())
+        if "none" in prompt and len(prompt) > 1:
+            return self._redirect_error(credentials, application, "invalid_request", "prompt=none cannot be combined.")
+        if self._needs_fresh_login(prompt):
+            if "none" in prompt:
+                return self._redirect_error(credentials, application, "login_required", "The user must sign in again.")
+            return self._reauthenticate()
+        credentials["auth_time"] = session_auth_time(request)
+        if consent.is_covered(request.user, application, scopes):
+            return self._issue(request, scopes, credentials, application)
+        if "none" in prompt:
+            return self._redirect_error(credentials, application, "consent_required", "The user has not approved these scopes.")
+        return self._consent_page(request, scopes, credentials, application)
+
+    def _needs_fresh_login(self, prompt: set[str]) -> bool:
+        if "login" in prompt:
+            return True
+        max_age = self.request.GET.get("max_age")
+        if max_age is None:
+            return False
+        auth_time = session_auth_time(self.request)
+        if not max_age.isdigit() or auth_time is None:
+            return True
+        return (datetime.now(dt_timezone.utc) - auth_time).total_seconds() > int(max_age)
+
+    def _issue(self, request, scopes, credentials, application):
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error_response(error, application)
+        return self.redirect(uri, application)
+
+    def _consent_page(self, request, scopes, credentials, application):
+        granted = set()
+        existing = Consent.objects.filter(user=request.user, application=application).first()
+        if existing is not None:
+            granted = set(existing.scope_list)
+        pending = {field: credentials.get(field) or "" for field in CONSENT_FIELDS}
+        pending["scope"] = " ".join(scopes)
+        request.session[PENDING_KEY] = pending
+        self.oauth2_data = {**credentials, "scope": scopes, "scopes": scopes}
+        form = self.get_form(self.get_form_class())
+        context = {
+            "form": form,
+            "application": application,
+            "redirect_host": urlsplit(credentials["redirect_uri"]).netloc,
+            "requested_scopes": describe(scopes),
+            "new_scopes": [scope for scope in describe(scopes) if scope.name not in granted],
+            "granted_scopes": [scope for scope in describe(scopes) if scope.name in granted],
+        }
+        response = self.render_to_response(context)
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(credentials["redirect_uri"]))
+        # The consent POST ends in a redirect to the client; Chromium applies form-action to it.
+        response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {origin}"
+        )
+        return response
+
+    def post(self, request, *args, **kwargs):
+        pending = request.session.pop(PENDING_KEY, None)
+        posted = {field: request.POST.get(field, "") for field in CONSENT_FIELDS}
+        if pending is None or posted != pending:
+            # The hidden fields must be exactly what this server showed: no widened scope,
+            # no other client or redirect URI.
+            return render(request, "oauth2_provider/authorize.html", {"error": {"error": "invalid_request", "description": "This consent form is stale or was altered. Start again from the app."}}, status=400)
+        return super().post(request, *args, **kwargs)
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        credentials.setdefault("auth_time", session_auth_time(request))
+        application = Application.objects.filter(client_id=credentials.get("client_id")).first()
+        is_consent_post = request.method == "POST"
+        try:
+            result = super().create_authorization_response(request, scopes, credentials, allow)
+        except OAuthToolkitError:
+            if is_consent_post and not allow:
+                audit.record(audit.Event.CONSENT_DENIED, outcome=audit.Outcome.DENIED, request=request, client_id=credentials.get("client_id", ""))
+            raise
+        if is_consent_post and allow and application is not None:
+            granted = scopes.split() if isinstance(scopes, str) else list(scopes)
+            consent.remember(request.user, application, granted)
+            audit.record(audit.Event.CONSENT_GRANTED, request=request, client_id=application.client_id, reason=f"scope {' '.join(granted)}")
+        return result
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class TokenView(dot_views.TokenView):
+    """The token endpoint, with a per-client rate limit."""
+
+    def post(self, request, *args, **kwargs):
+        client_id = request_client_id(request) or "anonymous"
+        wait = throttles.hit(request, group="oauth:token", key=client_id, rate=settings.TOKEN_RATE_PER_CLIENT)
+        if wait is not None:
+            response = JsonResponse(
+                {"error": "temporarily_unavailable", "error_description": "Too many token requests for this client."},
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+def request_client_id(request) -> str:
+    """The client id a token, revocation or introspection request names (Basic auth or form)."""
+    credentials = basic_credentials(request)
+    if credentials is not None:
+        return credentials[0]
+    return request.POST.get("client_id", "")[:100]
+
+
+def basic_credentials(request) -> tuple[str, str] | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, separator, secret = decoded.partition(":")
+    if not separator:
+        return None
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class RevokeTokenView(dot_views.RevokeTokenView):
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200:
+            audit.record(audit.Event.TOKEN_REVOKED, request=request, client_id=request_client_id(request))
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class IntrospectView(dot_views.IntrospectTokenView):
+    """RFC 7662, for resource servers only: confidential clients registered with --introspect."""
+
+    http_method_names = ["post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method != "POST":
+            return JsonResponse({"error": "invalid_request", "error_description": "Use POST."}, status=405)
+        credentials = basic_credentials(request)
+        if credentials is None:
+            return invalid_client()
+        client_id, secret = credentials
+        application = Application.objects.select_related("client_policy").filter(client_id=client_id).first()
+        if (
+            application is None
+            or application.client_type != Application.CLIENT_CONFIDENTIAL
+            or not check_password(secret, application.client_secret)
+        ):
+            return invalid_client()
+        policy = getattr(application, "client_policy", None)
+        if policy is None or not policy.can_introspect:
+            return JsonResponse(
+                {"error": "access_denied", "error_description": "This client may not introspect tokens."}, status=403
+            )
+        return self.get_token_response(request.POST.get("token"))
+
+
+def invalid_client() -> JsonResponse:
+    response = JsonResponse({"error": "invalid_client", "error_description": "Client authentication failed."}, status=401)
+    response["WWW-Authenticate"] = 'Basic realm="oauth"'
+    return response
+
+
+@method_decorator(login_not_required, name="dispatch")
+class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
+    """OIDC discovery, listing also revocation, introspection and the grants that exist."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data.update(
+            {
+                "revocation_endpoint": self._get_endpoint_url(request, "revoke-token", required=True),
+                "introspection_endpoint": self._get_endpoint_url(request, "introspect", required=True),
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "claims_supported": ["sub", "name", "email", "email_verified", "auth_time", "iss", "aud", "exp", "iat", "nonce"],
+                "scopes_supported": list(CATALOGUE),
+            }
+        )
+        return JsonResponse(data)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class UserInfoView(dot_views.UserInfoView):
+    """Userinfo reads the token from the Authorization header only."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer "):
+            response = HttpResponse(status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="oauth"'
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+
+# --- Connected apps -------------------------------------------------------------
+
+
+@require_GET
+def connected_apps(request):
+    consents = {c.application_id: c for c in Consent.objects.filter(user=request.user).select_related("application")}
+    tokens = AccessToken.objects.filter(user=request.user).select_related("application").order_by("-created")
+    apps: dict[int, dict] = {}
+    for app_id, item in consents.items():
+        apps[app_id] = {"application": item.application, "scopes": describe(item.scope_list), "last_used": item.updated_at}
+    for token in tokens:
+        entry = apps.setdefault(token.application_id, {"application": token.application, "scopes": describe(token.scope.split()), "last_used": token.created})
+        entry["last_used"] = max(entry["last_used"], token.created)
+    return render(request, "accounts/apps.html", {"apps": sorted(apps.values(), key=lambda a: a["application"].name)})
+
+
+@require_POST
+def connected_app_revoke(request, application_id):
+    application = get_object_or_404(Application, pk=application_id)
+    consent.revoke(request.user, application)
+    audit.record(audit.Event.TOKEN_REVOKED, request=request, client_id=application.client_id, reason="revoked from connected apps")
+    messages.success(request, f"{application.name} can no longer access your account.")
+    return redirect("oauth:apps")

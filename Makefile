@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export HOST PORT
 
-.PHONY: run test install lock clean
+.PHONY: run test test-services serve install lock clean
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,29 @@ run: $(STAMP)
 test: $(STAMP)
 	DJANGO_ENV=test DATABASE_URL= REDIS_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## make test-services: the same suite on PostgreSQL and Redis (the production profile's services)
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/0
+test-services: $(STAMP)
+	DJANGO_ENV=test DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make serve: the production profile under gunicorn (env: see README "Deploying")
+WEB_CONCURRENCY ?= 4
+serve: $(STAMP)
+	DJANGO_ENV=production $(BIN)/python manage.py check --deploy --fail-level WARNING
+	DJANGO_ENV=production $(BIN)/python manage.py migrate --noinput
+	DJANGO_ENV=production $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DJANGO_ENV=production WEB_CONCURRENCY=$(WEB_CONCURRENCY) $(BIN)/gunicorn config.wsgi:application \
+		--bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --access-logfile - \
+		--forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-$$(if [ "$${TRUSTED_PROXY_COUNT:-0}" = 0 ]; then echo; else echo 127.0.0.1; fi)}" \
+		$${TLS_CERT_FILE:+--certfile "$$TLS_CERT_FILE"} $${TLS_KEY_FILE:+--keyfile "$$TLS_KEY_FILE"}
+
 ## make lock: re-pin every dependency after changing pyproject.toml
 lock:
 	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
-	/tmp/lock-venv/bin/pip install --quiet --disable-pip-version-check ".[test]"
-	/tmp/lock-venv/bin/pip freeze --exclude-editable | grep -v '^django-auth-done-right' > requirements.lock
+	$(PYTHON) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + [d for ds in p['optional-dependencies'].values() for d in ds]))" > /tmp/lock-requirements.txt
+	/tmp/lock-venv/bin/pip install --quiet --disable-pip-version-check -r /tmp/lock-requirements.txt
+	/tmp/lock-venv/bin/pip freeze > requirements.lock
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

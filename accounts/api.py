@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.middleware.csrf import get_token
 from django.views.decorators.debug import sensitive_post_parameters
 from django.utils.decorators import method_decorator
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -26,6 +27,7 @@ def user_summary(user) -> dict:
 class CsrfView(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(responses=inline_serializer("CsrfToken", {"csrfToken": serializers.CharField()}))
     def get(self, request):
         return Response({"csrfToken": get_token(request._request)})
 
@@ -34,6 +36,7 @@ class CsrfView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(request=LoginSerializer, responses=inline_serializer("LoginResult", {"status": serializers.CharField(), "user": serializers.DictField()}))
     def post(self, request):
         enforce_csrf(request._request)
         serializer = LoginSerializer(data=request.data)
@@ -48,6 +51,7 @@ class LoginView(APIView):
 
 
 class LogoutView(APIView):
+    @extend_schema(request=None, responses=inline_serializer("LogoutResult", {"status": serializers.CharField()}))
     def post(self, request):
         login_flow.end_session(request._request)
         return Response({"status": "success"})

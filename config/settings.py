@@ -182,6 +182,7 @@ if _redis_url:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": _redis_url,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "test" if ENV == "test" else "auth"),
         }
     }
 else:

@@ -4,6 +4,7 @@ object lookup through the policy (404), then the action (403)."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,6 +48,7 @@ class OrderListView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.order_list(fetched_by=self.request.user, status=status_filter(self.request, Order.Status.values))
 
+    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
     def post(self, request):
         require(request, "orders.add_order")
         serializer = OrderCreateSerializer(data=request.data)
@@ -58,6 +60,7 @@ class OrderListView(generics.ListAPIView):
 class OrderDetailView(APIView):
     token_scopes = ORDER_SCOPES
 
+    @extend_schema(request=None, responses=OrderSerializer)
     def get(self, request, order_id):
         return Response(OrderSerializer(get_order(request, order_id)).data)
 
@@ -65,6 +68,7 @@ class OrderDetailView(APIView):
 class OrderPayView(APIView):
     token_scopes = ORDER_SCOPES
 
+    @extend_schema(request=None, responses=OrderSerializer)
     def post(self, request, order_id):
         order = get_order(request, order_id)
         require(request, "orders.pay_order", order)
@@ -74,6 +78,7 @@ class OrderPayView(APIView):
 class OrderCancelView(APIView):
     token_scopes = ORDER_SCOPES
 
+    @extend_schema(request=None, responses=OrderSerializer)
     def post(self, request, order_id):
         order = get_order(request, order_id)
         require(request, "orders.cancel_order", order)
@@ -83,6 +88,7 @@ class OrderCancelView(APIView):
 class OrderRefundRequestView(APIView):
     token_scopes = ORDER_SCOPES
 
+    @extend_schema(request=RefundRequestCreateSerializer, responses={201: RefundRequestSerializer})
     def post(self, request, order_id):
         order = get_order(request, order_id)
         require(request, "orders.request_refund", order)
@@ -106,6 +112,7 @@ class RefundRequestListView(generics.ListAPIView):
 class RefundRequestDetailView(APIView):
     token_scopes = ORDER_SCOPES
 
+    @extend_schema(request=None, responses=RefundRequestSerializer)
     def get(self, request, refund_id):
         return Response(RefundRequestSerializer(get_refund_request(request, refund_id)).data)
 
@@ -113,6 +120,7 @@ class RefundRequestDetailView(APIView):
 class RefundRequestApproveView(APIView):
     token_scopes = ORDER_SCOPES
 
+    @extend_schema(request=None, responses=RefundRequestSerializer)
     def post(self, request, refund_id):
         refund = get_refund_request(request, refund_id)
         require(request, "orders.decide_refund", refund)
@@ -123,6 +131,7 @@ class RefundRequestApproveView(APIView):
 class RefundRequestRejectView(APIView):
     token_scopes = ORDER_SCOPES
 
+    @extend_schema(request=None, responses=RefundRequestSerializer)
     def post(self, request, refund_id):
         refund = get_refund_request(request, refund_id)
         require(request, "orders.decide_refund", refund)

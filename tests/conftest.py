@@ -7,12 +7,19 @@ from django.test import Client
 from tests.factories import PASSWORD
 
 
+def _clear_cache_now() -> None:
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")  # Redis: only this suite's prefixed keys, never the whole server
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters live in the cache: every test starts with none."""
-    cache.clear()
+    _clear_cache_now()
     yield
-    cache.clear()
+    _clear_cache_now()
 
 
 @pytest.fixture

@@ -196,12 +196,14 @@ def test_owner_on_a_known_device_signs_in_while_the_attacker_is_throttled(channe
     assert login(owner, user.email).status_code == ok
 
 
-def test_known_device_cookie_is_per_account(client):
-    owner, victim = customer(), customer()
-    page_login(client, owner.email)  # the attacker's own account: its cookie must not help against another
-    client.post("/accounts/logout/")
-    _fill_account_bucket(client, victim.email)
-    assert page_login(client, victim.email, PASSWORD).status_code == 429
+def test_known_device_cookie_only_helps_the_account_it_was_earned_on():
+    own, victim = customer(), customer()
+    attacker = Client()
+    assert page_login(attacker, own.email).status_code == 302  # a cookie earned on the attacker's own account
+    attacker.post("/accounts/logout/")
+    _fill_account_bucket(Client(), victim.email)
+
+    assert page_login(attacker, victim.email, PASSWORD).status_code == 429
 
 
 def test_forged_known_device_cookie_does_not_help():

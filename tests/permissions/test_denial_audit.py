@@ -1,0 +1,113 @@
+"""403 denials are audited with their reason, at most DENIAL_AUDIT_RATE per actor; 404s are not."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+from django_ratelimit import core as ratelimit_core
+
+from accounts.models import AuditEvent, Region
+from orders.models import Order
+from tests.factories import OrderFactory, RefundRequestFactory, customer, manager, support
+from tests.permissions.sessions import api_client, api_post, page_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def frozen_rate_window(monkeypatch):
+    """Keep every hit in one rate-limit window, so a minute boundary cannot split the count."""
+    monkeypatch.setattr(ratelimit_core, "time", types.SimpleNamespace(time=lambda: 1_700_000_000.0))
+
+
+def denials():
+    return AuditEvent.objects.filter(event=AuditEvent.Type.ACCESS_DENIED)
+
+
+def test_a_403_is_audited_with_the_permission_and_the_failing_check(settings):
+    settings.DENIAL_AUDIT_RATE = "20/m"
+    alice = customer()
+    order = OrderFactory(owner=alice, status=Order.Status.PAID)
+    response = api_post(api_client(alice), f"/api/orders/{order.id}/pay/")
+    assert response.status_code == 403
+    event = denials().get()
+    assert event.outcome == AuditEvent.Outcome.DENIED
+    assert event.actor_id == alice.id
+    assert event.target == f"order:{order.id}"
+    assert "orders.pay_order" in event.reason
+    assert "the order is not pending" in event.reason
+    assert event.ip == "127.0.0.1"
+
+
+def test_the_reason_names_the_rule_that_failed(settings):
+    maria = manager(Region.EU)
+    refund = RefundRequestFactory(order=OrderFactory(owner=customer(), status=Order.Status.PAID, amount="900.00"))
+    assert api_post(api_client(maria), f"/api/refund-requests/{refund.id}/approve/").status_code == 403
+    reason = denials().get().reason
+    assert reason.startswith("orders.decide_refund: ")
+    assert "above 500.00" in reason
+
+
+def test_a_missing_role_permission_is_audited(settings):
+    sam = support()
+    assert api_client(sam).get("/api/users/").status_code == 403
+    event = denials().get()
+    assert event.actor_id == sam.id
+    assert event.reason == "accounts.view_user: role support does not hold accounts.view_user"
+
+
+def test_page_denials_are_audited_too():
+    alice = customer()
+    order = OrderFactory(owner=alice, status=Order.Status.CANCELLED)
+    assert page_client(alice).post(f"/orders/{order.id}/cancel/").status_code == 403
+    assert "orders.cancel_order" in denials().get().reason
+
+
+def test_denials_are_rate_limited_per_actor(settings):
+    settings.DENIAL_AUDIT_RATE = "2/m"
+    alice, carol = customer(), customer()
+    order = OrderFactory(owner=alice, status=Order.Status.PAID)
+    client = api_client(alice)
+    for _ in range(5):
+        assert api_post(client, f"/api/orders/{order.id}/pay/").status_code == 403
+    assert denials().filter(actor=alice).count() == 2
+    # Another actor has a budget of their own.
+    other = OrderFactory(owner=carol, status=Order.Status.PAID)
+    carol_client = api_client(carol)
+    for _ in range(3):
+        assert api_post(carol_client, f"/api/orders/{other.id}/cancel/").status_code == 403
+    assert denials().filter(actor=carol).count() == 2
+    assert denials().count() == 4
+
+
+def test_404s_are_not_audited(settings):
+    settings.DENIAL_AUDIT_RATE = "100/m"
+    alice = customer()
+    hidden = OrderFactory(owner=customer(), status=Order.Status.PENDING)
+    refund = RefundRequestFactory(order=OrderFactory(owner=customer(Region.US), status=Order.Status.PAID))
+    client = api_client(alice)
+    before = AuditEvent.objects.count()
+    assert client.get(f"/api/orders/{hidden.id}/").status_code == 404
+    assert api_post(client, f"/api/orders/{hidden.id}/pay/").status_code == 404
+    assert api_post(client, f"/api/refund-requests/{refund.id}/approve/").status_code == 404
+    assert page_client(alice).get(f"/orders/{hidden.id}/").status_code == 404
+    # Signing in the page client wrote its own login event; nothing else was written.
+    assert not denials().exists()
+    assert AuditEvent.objects.count() == before + 1
+    assert AuditEvent.objects.latest("id").event == AuditEvent.Type.LOGIN_SUCCEEDED
+
+
+def test_successful_requests_are_not_audited_as_denials():
+    alice = customer()
+    order = OrderFactory(owner=alice)
+    client = api_client(alice)
+    assert client.get(f"/api/orders/{order.id}/").status_code == 200
+    assert api_post(client, f"/api/orders/{order.id}/pay/").status_code == 200
+    assert not denials().exists()
+
+
+def test_fetching_the_api_schema_writes_no_denial(client):
+    """The schema generator inspects every view; that is not somebody being refused."""
+    assert client.get("/api/schema/").status_code == 200
+    assert not denials().exists()

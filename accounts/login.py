@@ -79,8 +79,6 @@ def finish_response(request: HttpRequest, response: HttpResponse, result: LoginR
 def end_session(request: HttpRequest) -> None:
     """Sign out this browser session only: its server-side data is deleted."""
     user = request.user if request.user.is_authenticated else None
-    session_key = request.session.session_key
-    logout(request)
-    sessions.forget(session_key)
+    logout(request)  # the user_logged_out receiver drops it from the sessions page
     if user is not None:
         audit.record(Event.LOGOUT, request=request, actor=user)

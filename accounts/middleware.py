@@ -40,8 +40,7 @@ class SessionLimitsMiddleware:
         if reason is None:
             sessions.touch(request, now)
             return
-        user, key = request.user, request.session.session_key
+        user = request.user
         logout(request)
-        sessions.forget(key)
         audit.record(audit.Event.SESSION_EXPIRED, request=request, actor=user, reason=reason)
         request.session_expired = True

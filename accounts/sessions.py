@@ -89,3 +89,9 @@ def forget(session_key: str | None) -> None:
     """Drop the record of a session that was just signed out or flushed."""
     if session_key:
         UserSession.objects.filter(session_key=session_key).delete()
+
+
+def forget_on_logout(sender, request, user, **kwargs) -> None:
+    """Signal receiver for ``user_logged_out``: the session is about to be flushed."""
+    if request is not None and hasattr(request, "session"):
+        forget(request.session.session_key)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import audit, login as login_flow, services, sessions, throttles
 from accounts.forms import LoginForm, ProfileForm, RegistrationForm
@@ -61,6 +62,16 @@ def login_view(request):
     if status == 429:
         response["Retry-After"] = str(result.retry_after)
     return response
+
+
+@login_not_required
+@require_GET
+def admin_login_redirect(request):
+    """The Django admin signs in through the site's own login page (throttles, audit, sessions)."""
+    if request.user.is_authenticated:
+        # Signed in, but not an admin: a 403 page, not a loop through the login page.
+        raise PermissionDenied("The administration is for the admin role only.")
+    return redirect(f"{reverse('accounts:login')}?{urlencode({'next': safe_next(request, '/admin/')})}")
 
 
 @login_not_required

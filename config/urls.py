@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/apps/", include("oauth.account_urls")),
     path("o/", include("oauth.urls")),
+    path("admin/login/", accounts_views.admin_login_redirect, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/auth/csrf/", accounts_api.CsrfView.as_view(), name="api-csrf"),
     path("api/auth/login/", accounts_api.LoginView.as_view(), name="api-login"),

@@ -73,6 +73,7 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("oauth2_provider:user-info", GET_POST, TOKEN),
     Route("oauth2_provider:rp-initiated-logout", GET_POST, PUBLIC),
     # Django admin: the admin role only, each object through the policy
+    Route("admin-login", GET, PUBLIC),  # redirects to the site's login page
     Route("admin:*", GET_POST, ADMIN),
     # JSON API
     Route("api-csrf", GET, PUBLIC, api=True),

@@ -21,6 +21,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
@@ -39,6 +40,10 @@ AUTHORIZE_PATH = "/o/authorize/"
 TOKEN_PATH = "/o/token/"
 REVOKE_PATH = "/o/revoke_token/"
 INTROSPECT_PATH = "/o/introspect/"
+
+# Live tests need committed data; serialized_rollback restores the data-migration rows
+# (role -> permissions) that the flush after each transactional test removes.
+live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 # --- Reading responses ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import Region, Role, User
 from orders.models import Order, RefundRequest
 from permissions import policy
+from permissions.principals import ClientPrincipal
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,21 @@ PRINCIPALS = [
     "inactive-customer",
     "inactive-manager",
     "inactive-admin",
+    # Machine clients (client credentials) act with a role and region of their own.
+    "client-support-EU",
+    "client-manager-US",
+    "client-admin",
+    "client-customer-EU",
 ]
+ALL_SCOPES = ("orders:read", "orders:write")
+
+
+def principal_named(world: dict[str, User], name: str):
+    """The principal as a request would carry it: a fresh user row, or a machine client."""
+    if name.startswith("client-"):
+        _, role, *region = name.split("-")
+        return ClientPrincipal(client_id=name, role=role, region=region[0] if region else "", scopes=ALL_SCOPES)
+    return User.objects.get(pk=world[name].pk)
 
 
 def build_world() -> dict[str, User]:
@@ -136,7 +151,7 @@ def test_the_world_covers_every_combination(world):
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
 def test_has_perm_and_restrict_agree_on_every_object(world, principal):
-    user = User.objects.get(pk=world[principal].pk)
+    user = principal_named(world, principal)
     mismatches = []
     for perm in policy.OBJECT_RULES:
         model = apps.get_model(policy.OBJECT_MODELS[perm])
@@ -157,7 +172,7 @@ def test_the_agreement_is_not_trivial(world):
         model = apps.get_model(policy.OBJECT_MODELS[perm])
         total = model.objects.count()
         sizes = {
-            name: policy.restrict(model.objects.all(), User.objects.get(pk=world[name].pk), perm).count() for name in PRINCIPALS
+            name: policy.restrict(model.objects.all(), principal_named(world, name), perm).count() for name in PRINCIPALS
         }
         assert any(0 < size < total for size in sizes.values()), (perm, sizes, total)
         for name in ("inactive-customer", "inactive-manager", "inactive-admin"):

@@ -1,0 +1,108 @@
+"""The OpenAPI document and its documentation page (no inline script, nothing from a CDN)."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+ORDER_PATHS = {
+    "/api/orders/",
+    "/api/orders/{order_id}/",
+    "/api/orders/{order_id}/pay/",
+    "/api/orders/{order_id}/cancel/",
+    "/api/orders/{order_id}/refund-requests/",
+    "/api/refund-requests/",
+    "/api/refund-requests/{refund_id}/",
+    "/api/refund-requests/{refund_id}/approve/",
+    "/api/refund-requests/{refund_id}/reject/",
+}
+
+
+def test_schema_is_an_openapi_3_document_listing_the_order_paths(client):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    assert ORDER_PATHS <= set(document["paths"])
+    assert {"get", "post"} <= set(document["paths"]["/api/orders/"])
+    assert "post" in document["paths"]["/api/orders/{order_id}/pay/"]
+    assert {"get", "patch", "delete"} <= set(document["paths"]["/api/users/{user_id}/"])
+
+
+def test_schema_in_yaml_by_default(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert re.match(r"openapi: ['\"]?3\.", body)
+    assert "/api/orders/{order_id}/:" in body
+
+
+class Scripts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts: list[dict] = []
+        self.urls: list[str] = []
+        self._open: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("src", "href"):
+            if attrs.get(name):
+                self.urls.append(attrs[name])
+        if tag == "script":
+            self._open = {"src": attrs.get("src"), "body": ""}
+            self.scripts.append(self._open)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open["body"] += data
+
+
+def is_same_origin_path(url: str) -> bool:
+    return url.startswith("/") and not url.startswith("//")
+
+
+def test_docs_page_runs_no_inline_script_and_loads_nothing_from_a_cdn(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    parsed = Scripts()
+    parsed.feed(html)
+    assert parsed.scripts, "the page loads Swagger UI"
+    for script in parsed.scripts:
+        assert script["src"], "an inline <script> needs 'unsafe-inline'"
+        assert script["body"].strip() == "", "a <script src> has no inline body"
+    assert not re.search(r"https?://|//cdn|jsdelivr|unpkg|cdnjs", html), "nothing is loaded from another origin"
+    assert all(is_same_origin_path(url) for url in parsed.urls), parsed.urls
+    # Swagger UI itself comes from the static files (drf-spectacular-sidecar).
+    library = [s["src"] for s in parsed.scripts if "swagger-ui" in s["src"]]
+    assert library and all(src.startswith("/static/") for src in library)
+    # Every script is served by this site, as JavaScript, and pulls nothing from elsewhere either.
+    for script in parsed.scripts:
+        served = client.get(script["src"])
+        assert served.status_code == 200, script["src"]
+        assert "javascript" in served["Content-Type"], (script["src"], served["Content-Type"])
+        if not script["src"].startswith("/static/"):
+            # The initialiser drf-spectacular serves beside the page (SpectacularSwaggerSplitView):
+            # same origin, so CSP's script-src 'self' allows it.
+            assert script["src"].startswith("/api/docs/?")
+            body = b"".join(served.streaming_content) if served.streaming else served.content
+            assert not re.search(rb"https?://", body)
+
+
+def test_docs_page_csp_forbids_inline_scripts(client):
+    response = client.get("/api/docs/")
+    csp = response["Content-Security-Policy"]
+    script_src = re.search(r"script-src([^;]*)", csp) or re.search(r"default-src([^;]*)", csp)
+    assert script_src is not None
+    assert "'unsafe-inline'" not in script_src.group(1)
+    assert "'self'" in script_src.group(1)

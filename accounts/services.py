@@ -60,6 +60,10 @@ def password_reset_complete(*, request: HttpRequest, user: User) -> None:
     """After a reset by email: every session ends and every token is revoked."""
     with transaction.atomic():
         revoke_credentials(user)
+        if not user.email_verified:
+            # Following the emailed link proved control of the address.
+            user.email_verified = True
+            user.save(update_fields=["email_verified"])
         audit.record(Event.PASSWORD_RESET, request=request, actor=user)
 
 

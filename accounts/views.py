@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import audit, login as login_flow, services, sessions, throttles
+from accounts import audit, email_confirmation, login as login_flow, services, sessions, throttles
 from accounts.forms import LoginForm, ProfileForm, RegistrationForm
 from accounts.models import UserSession
 from accounts.net import client_ip
@@ -104,6 +104,7 @@ def register_view(request):
                 email=data["email"], name=data["name"], region=data["region"], password=data["password1"], request=request
             )
             login_flow.sign_in(request, user)
+            email_confirmation.send_confirmation(user)
             messages.success(request, "Welcome! Your account is ready.")
             return redirect(safe_next(request, "/"))
     return render(request, "accounts/register.html", {"form": form})
@@ -117,6 +118,28 @@ def profile_view(request):
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {"form": form})
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def email_confirm_view(request, token):
+    user = email_confirmation.user_for_token(token)
+    if user is not None and request.method == "POST":
+        email_confirmation.confirm(user)
+        messages.success(request, "Thank you: your email address is confirmed.")
+        return redirect("accounts:profile" if request.user.is_authenticated else "accounts:login")
+    return render(request, "accounts/email_confirm.html", {"confirm_user": user}, status=200 if user else 400)
+
+
+@require_POST
+def email_confirm_send_view(request):
+    wait = throttles.hit(request, group="email-confirm:account", key=str(request.user.pk), rate=settings.EMAIL_CONFIRM_RATE)
+    if wait is not None:
+        messages.error(request, f"A link was sent a moment ago. Please wait {_wait_text(wait)}.")
+    elif not request.user.email_verified:
+        email_confirmation.send_confirmation(request.user)
+        messages.success(request, f"We sent a confirmation link to {request.user.email}.")
+    return redirect("accounts:profile")
 
 
 @sensitive_post_parameters()

@@ -46,6 +46,8 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("accounts:password_reset_done", GET, PUBLIC),
     Route("accounts:password_reset_confirm", GET_POST, PUBLIC),
     Route("accounts:password_reset_complete", GET, PUBLIC),
+    Route("accounts:email_confirm", GET_POST, PUBLIC),  # the signed token is the credential
+    Route("accounts:email_confirm_send", POST, SIGNED_IN),
     Route("accounts:profile", GET_POST, SIGNED_IN),
     Route("accounts:password_change", GET_POST, SIGNED_IN),
     Route("accounts:sessions", GET, SIGNED_IN),

@@ -235,3 +235,12 @@ def test_readyz_is_503_without_detail_when_the_cache_is_down(client, monkeypatch
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
     assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+def test_form_encoded_unsafe_session_request_without_csrf_is_csrf_failed(csrf_client):
+    """A form body must not turn the CSRF refusal into a 415."""
+    api_login(csrf_client, customer())
+    response = csrf_client.post("/api/orders/", {"amount": "10.00", "currency": "EUR"})
+    assert response.status_code == 403
+    assert response.json()["code"] == "CSRF_FAILED"

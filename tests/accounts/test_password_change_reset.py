@@ -136,7 +136,9 @@ def test_completing_a_reset_ends_every_session():
     response = _complete_reset(resetter, _reset_link(mail.outbox[0]))
 
     assert response.status_code == 302
-    assert User.objects.get(pk=user.pk).check_password(NEW_PASSWORD)
+    fresh = User.objects.get(pk=user.pk)
+    assert fresh.check_password(NEW_PASSWORD)
+    assert fresh.email_verified  # following the emailed link proved the address
     assert not is_signed_in(laptop)
     assert not is_signed_in(phone)
     assert not UserSession.objects.filter(user=user).exists()

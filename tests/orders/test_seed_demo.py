@@ -163,3 +163,20 @@ def test_demo_data_meets_the_policy(local):
     assert all(maria.has_perm("orders.decide_refund", r) for r in small)
     assert not any(maria.has_perm("orders.decide_refund", r) for r in large)
     assert not any(mike.has_perm("orders.view_refundrequest", r) for r in pending)
+
+
+def test_seeding_again_puts_back_a_changed_demo_role_and_region(local):
+    seed()
+    User.objects.filter(email="sam@example.com").update(role="admin", region="US")
+    seed()
+    sam = User.objects.get(email="sam@example.com")
+    assert (sam.role, sam.region) == ("support", "EU")
+
+
+def test_refunded_demo_orders_carry_the_approved_request_that_refunded_them(local):
+    seed()
+    for owner, manager in (("alice@example.com", "maria@example.com"), ("bob@example.com", "mike@example.com")):
+        refunded = Order.objects.get(owner__email=owner, status="refunded")
+        approved = RefundRequest.objects.get(order=refunded, status="approved")
+        assert approved.decided_by.email == manager
+        assert approved.decided_at is not None

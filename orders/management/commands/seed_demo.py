@@ -27,6 +27,8 @@ DEMO_ACCOUNTS = [
     ("ada@example.com", "Ada Admin", Role.ADMIN, ""),
 ]
 
+REGION_MANAGERS = {Region.EU: "maria@example.com", Region.US: "mike@example.com"}
+
 DEMO_CLIENTS = [
     {
         "name": "Demo client",
@@ -102,6 +104,10 @@ class Command(BaseCommand):
             new_password = password or secrets.token_urlsafe(12)
             account_services.user_create(email=email, password=new_password, role=role, region=region, name=name)
             return f"{label} password: {new_password}" if password is None else f"{label} (password as given)"
+        if (user.role, user.region) != (role, region):
+            # The demo table is the contract: put a changed role or region back.
+            user.role, user.region = role, region
+            user.save(update_fields=["role", "region"])
         if password is not None:
             user.set_password(password)
             user.is_active = True
@@ -126,6 +132,15 @@ class Command(BaseCommand):
             )
             if has_pending_refund:
                 RefundRequest.objects.create(order=order, requested_by=owner, reason="The item arrived damaged.")
+            if status == Order.Status.REFUNDED:
+                RefundRequest.objects.create(
+                    order=order,
+                    requested_by=owner,
+                    reason="Ordered twice by mistake.",
+                    status=RefundRequest.Status.APPROVED,
+                    decided_by=User.objects.get(email=REGION_MANAGERS[owner.region]),
+                    decided_at=now,
+                )
 
     def _client(self, spec: dict) -> str:
         if get_application_model().objects.filter(client_id=spec["client_id"]).exists():

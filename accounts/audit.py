@@ -31,8 +31,11 @@ def record(
     reason: str = "",
 ) -> AuditEvent:
     """Write one audit event. Callers pass descriptions, never a credential."""
-    if actor is None and request is not None and getattr(request, "user", None) is not None:
-        actor = request.user if request.user.is_authenticated else None
+    principal = getattr(request, "user", None) if request is not None else None
+    if actor is None and isinstance(principal, User) and principal.is_authenticated:
+        actor = principal
+    if not client_id and getattr(principal, "client_id", ""):
+        client_id = principal.client_id  # a machine client acting for itself
     row = AuditEvent.objects.create(
         event=event,
         outcome=outcome,

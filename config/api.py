@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.http import Http404
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import authentication, exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from config.unavailable import RETRY_AFTER_SECONDS, is_service_outage
+
 logger = logging.getLogger("config.api")
-
-UNAVAILABLE_RETRY_AFTER = 5
-
 
 class CSRFFailed(exceptions.PermissionDenied):
     default_detail = "CSRF verification failed: send the X-CSRFToken header from GET /api/auth/csrf/."
@@ -38,7 +37,7 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
 
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is temporarily unavailable. Try again shortly."
+    default_detail = "The service is temporarily unavailable (a database or cache is unreachable). Try again shortly."
     default_code = "SERVICE_UNAVAILABLE"
 
 
@@ -126,7 +125,7 @@ def _normalize(exc: BaseException) -> exceptions.APIException | None:
         return exceptions.Throttled(wait=60)
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or "You do not have permission to perform this action.")
-    if isinstance(exc, (OperationalError, InterfaceError)) or type(exc).__module__.startswith("redis"):
+    if is_service_outage(exc):
         return ServiceUnavailable()
     return None
 
@@ -156,7 +155,7 @@ def exception_handler(exc: BaseException, context: dict) -> Response:
     if isinstance(api_exc, exceptions.Throttled) and api_exc.wait:
         response["Retry-After"] = str(int(api_exc.wait))
     if isinstance(api_exc, ServiceUnavailable):
-        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     auth_header = getattr(api_exc, "www_authenticate", None) or getattr(api_exc, "auth_header", None)
     if auth_header:
         response["WWW-Authenticate"] = auth_header

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 from config.api import error_body
+from config.unavailable import RETRY_AFTER_SECONDS, is_service_outage
+
+logger = logging.getLogger(__name__)
 
 PAGES = {
     400: ("VALIDATION_ERROR", "Bad request", "The request could not be understood."),
@@ -21,12 +28,21 @@ def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def is_oauth(request: HttpRequest) -> bool:
+    return request.path.startswith("/o/")
+
+
 def error_response(request: HttpRequest, status: int, message: str | None = None, code: str | None = None) -> HttpResponse:
     default_code, title, default_message = PAGES[status]
     message = message or default_message
     if is_api(request):
         return JsonResponse(error_body(code or default_code, message), status=status)
-    return render(request, "error.html", {"status": status, "title": title, "message": message}, status=status)
+    context = {"status": status, "title": title, "message": message}
+    if status >= 500:
+        # No request context: rendering must not touch the session or the user, which
+        # may be exactly what is unavailable.
+        return HttpResponse(render_to_string("error.html", context), status=status)
+    return render(request, "error.html", context, status=status)
 
 
 def bad_request(request, exception=None):
@@ -43,7 +59,21 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    """Django's handler500: a database or cache outage is a 503 with Retry-After, not a bug."""
+    if is_service_outage(sys.exc_info()[1]):
+        return service_unavailable(request)
     return error_response(request, 500, "Internal server error." if is_api(request) else None)
+
+
+def service_unavailable(request) -> HttpResponse:
+    message = "The service is temporarily unavailable (a database or cache is unreachable). Try again shortly."
+    if is_oauth(request):
+        response = JsonResponse({"error": "temporarily_unavailable", "error_description": message}, status=503)
+    else:
+        response = error_response(request, 503, message)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    logger.error("service unavailable: %s", type(sys.exc_info()[1]).__name__)
+    return response
 
 
 def csrf_failure(request, reason: str = ""):

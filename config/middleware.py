@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import time
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+
+request_logger = logging.getLogger("request")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 PRIVATE_PREFIXES = ("/api/", "/o/")
 
@@ -39,3 +48,46 @@ class LoginRequiredByDefaultMiddleware(LoginRequiredMiddleware):
         if hasattr(view_func, "cls") or request.path.startswith(PRIVATE_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class RequestLogMiddleware:
+    """One structured (JSON) log line per request: id, who, what, outcome, duration.
+
+    Only the path is logged, never the query string, headers, cookies or body: those are
+    where codes, tokens, passwords and secrets travel. The request id is ours unless a
+    trusted proxy (TRUSTED_PROXY_COUNT > 0) sent a well-formed X-Request-ID.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.id = self._request_id(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.id
+        request_logger.info(json.dumps(self._record(request, response, started)))
+        return response
+
+    @staticmethod
+    def _request_id(request) -> str:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        if settings.TRUSTED_PROXY_COUNT and REQUEST_ID.match(incoming):
+            return incoming
+        return uuid.uuid4().hex
+
+    @staticmethod
+    def _record(request, response, started: float) -> dict:
+        user = getattr(request, "user", None)
+        status = response.status_code
+        return {
+            "event": "request",
+            "request_id": request.id,
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "outcome": "ok" if status < 400 else "denied" if status in (401, 403, 404, 429) else "error",
+            "user_id": str(user.pk) if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None,
+            "client_id": getattr(user, "client_id", None),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        }

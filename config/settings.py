@@ -123,6 +123,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
@@ -160,7 +161,13 @@ TEMPLATES = [
 
 _database_url = mandatory("DATABASE_URL") if IS_PRODUCTION else env_str("DATABASE_URL")
 if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
+    # Persistent connections in serving profiles; none in tests, whose server threads would
+    # otherwise hold the test database open past its teardown.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            _database_url, conn_max_age=0 if ENV == "test" else 60, conn_health_checks=True
+        )
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -171,7 +178,8 @@ else:
             # A file, not Django's in-memory test database: in shared-cache memory mode a
             # second writer fails at once ("table is locked") instead of waiting, which
             # would make the concurrency tests test SQLite's quirk instead of our code.
-            "TEST": {"NAME": VAR_DIR / "test_db.sqlite3"},
+            # One file per test run, so two runs in one checkout never share it.
+            "TEST": {"NAME": VAR_DIR / f"test_db_{os.getpid()}.sqlite3"},
         }
     }
 if IS_PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -351,6 +359,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "audit": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "request": {"handlers": ["console"], "level": env_str("REQUEST_LOG_LEVEL", "INFO"), "propagate": False},
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

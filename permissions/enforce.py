@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from accounts import audit
+from config.unavailable import is_service_outage
 from permissions import policy
 
 ACTIONS: dict[str, str] = {
@@ -40,11 +41,16 @@ def require(request: HttpRequest, perm: str, obj=None) -> None:
 
 def audit_denial(request: HttpRequest, perm: str, obj, reason: str) -> None:
     """Write the denial to the audit log, at most DENIAL_AUDIT_RATE per actor."""
-    actor = request.user if request.user.is_authenticated else None
-    actor_key = str(getattr(actor, "pk", "")) or getattr(request.user, "client_id", "") or "anonymous"
-    usage = get_usage(
-        request, group="audit:denials", key=lambda _g, _r: actor_key, rate=settings.DENIAL_AUDIT_RATE, increment=True
-    )
+    principal = request.user
+    actor_key = str(getattr(principal, "pk", "") or "") or getattr(principal, "client_id", "") or "anonymous"
+    try:
+        usage = get_usage(
+            request, group="audit:denials", key=lambda _g, _r: actor_key, rate=settings.DENIAL_AUDIT_RATE, increment=True
+        )
+    except Exception as error:  # noqa: BLE001 - re-raised unless the cache is merely down
+        if not is_service_outage(error):
+            raise
+        usage = None  # the cache is down: record the denial rather than lose it
     if usage is not None and usage["should_limit"]:
         return
     target = f"{obj._meta.model_name}:{obj.pk}" if obj is not None and hasattr(obj, "_meta") else ""
@@ -52,7 +58,6 @@ def audit_denial(request: HttpRequest, perm: str, obj, reason: str) -> None:
         audit.Event.ACCESS_DENIED,
         outcome=audit.Outcome.DENIED,
         request=request,
-        actor=actor if getattr(actor, "_meta", None) else None,
         target=target,
         reason=f"{perm}: {reason}",
     )

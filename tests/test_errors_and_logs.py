@@ -1,0 +1,225 @@
+"""Error answers (pages and API), outages as 503, and what the request log may contain."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from django_redis.exceptions import ConnectionInterrupted
+
+from accounts.models import User
+from tests.conftest import api_login, csrf_token
+from tests.factories import PASSWORD, OrderFactory, customer
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def client_500():
+    return Client(raise_request_exception=False)
+
+
+@pytest.fixture
+def request_log():
+    """Capture the 'request' logger (it does not propagate to the root logger)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Collect(level=logging.INFO)
+    logger = logging.getLogger("request")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def redis_down(*args, **kwargs):
+    raise ConnectionInterrupted(connection=None)
+
+
+# --- Error pages -------------------------------------------------------------------
+
+
+def test_404_page_is_in_the_site_layout_and_api_404_is_json(client):
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert b"Page not found" in page.content and b"site-header" in page.content
+    api = client.get("/api/no-such-endpoint/")
+    assert api.status_code == 404
+    assert api.json() == {"status": "error", "code": "NOT_FOUND", "message": "Not found."}
+
+
+def test_a_bug_is_a_500_without_a_stack_trace_page_and_json(client_500):
+    user = customer()
+    client_500.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    with mock.patch("orders.views.selectors.order_list", side_effect=RuntimeError("secret detail")):
+        page = client_500.get("/orders/")
+    assert page.status_code == 500
+    assert b"Something went wrong" in page.content
+    assert b"Traceback" not in page.content and b"secret detail" not in page.content
+    api_client = api_login(Client(raise_request_exception=False), user)
+    with mock.patch("orders.api.selectors.order_list", side_effect=RuntimeError("secret detail")):
+        api = api_client.get("/api/orders/")
+    assert api.status_code == 500
+    assert api.json() == {"status": "error", "code": "SERVER_ERROR", "message": "Internal server error."}
+
+
+# --- Outages: 503, never a way around the throttle -------------------------------------
+
+
+def test_login_with_the_cache_down_is_503_and_signs_nobody_in(client_500):
+    user = customer()
+    with mock.patch("accounts.throttles.get_usage", side_effect=redis_down):
+        page = client_500.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+        token = csrf_token(client_500)
+        api = client_500.post(
+            "/api/auth/login/",
+            {"email": user.email, "password": PASSWORD},
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
+        )
+    assert page.status_code == 503 and page["Retry-After"].isdigit()
+    assert b"temporarily unavailable" in page.content
+    assert api.status_code == 503 and api["Retry-After"].isdigit()
+    assert api.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert client_500.get("/api/me/").status_code == 401  # nobody got through unthrottled
+
+
+def test_pages_that_need_no_throttle_keep_working_with_the_cache_down(client):
+    user = customer()
+    OrderFactory(owner=user)
+    client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    with mock.patch("django_ratelimit.core.caches") as caches:
+        caches.__getitem__.return_value.add.side_effect = redis_down
+        assert client.get("/orders/").status_code == 200
+
+
+def test_database_down_is_503_for_pages_api_and_oauth(client_500):
+    user = customer()
+    client_500.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    failing_load = mock.patch(
+        "django.contrib.sessions.backends.db.SessionStore.load", side_effect=OperationalError("connection refused")
+    )
+    with failing_load:
+        page = client_500.get("/orders/")
+        api = client_500.get("/api/orders/")
+    assert page.status_code == 503 and b"temporarily unavailable" in page.content
+    assert b"connection refused" not in page.content and b"Traceback" not in page.content
+    assert api.status_code == 503 and api.json()["code"] == "SERVICE_UNAVAILABLE"
+    with mock.patch("oauth.views.TokenView.post", side_effect=OperationalError("connection refused")):
+        token = Client(raise_request_exception=False).post("/o/token/", {"grant_type": "client_credentials"})
+    assert token.status_code == 503 and token.json()["error"] == "temporarily_unavailable"
+
+
+def test_readyz_is_503_when_the_database_is_down(client):
+    with mock.patch("config.health.connection.cursor", side_effect=OperationalError("down")):
+        response = client.get("/readyz/")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+    assert response["Retry-After"].isdigit()
+
+
+# --- Headers and CORS -------------------------------------------------------------------
+
+
+def test_every_html_response_carries_the_security_headers(client):
+    response = client.get("/accounts/login/")
+    csp = response["Content-Security-Policy"]
+    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"]
+
+
+def test_signed_in_pages_api_and_oauth_responses_are_not_stored(client):
+    assert "no-store" not in client.get("/").get("Cache-Control", "")  # public page
+    user = customer()
+    client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    assert client.get("/orders/")["Cache-Control"] == "no-store"
+    assert Client().get("/api/auth/csrf/")["Cache-Control"] == "no-store"
+    assert Client().post("/o/token/", {"grant_type": "password"})["Cache-Control"] == "no-store"
+
+
+def test_cors_only_for_configured_origins_and_never_a_wildcard_with_credentials(settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    allowed = Client().get("/api/auth/csrf/", headers={"Origin": "https://app.example.com"})
+    assert allowed["Access-Control-Allow-Origin"] == "https://app.example.com"
+    other = Client().get("/api/auth/csrf/", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other
+    token = Client().options(
+        "/o/token/", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert token.get("Access-Control-Allow-Origin") in (None, "")
+    assert allowed.get("Access-Control-Allow-Credentials") != "true" or allowed["Access-Control-Allow-Origin"] != "*"
+
+
+def test_production_settings_are_hardened(tmp_path):
+    """Loaded in a fresh process with the production environment, as make serve does."""
+    key = tmp_path / "oidc.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_ENV": "production",
+        "DJANGO_SECRET_KEY": "x" * 20 + "production-test-key-not-a-real-secret-0123456789",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "PUBLIC_ORIGIN": "https://auth.example.com",
+        "OIDC_RSA_PRIVATE_KEY_FILE": str(key),
+        "DJANGO_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    script = (
+        "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) for k in "
+        "['DEBUG', 'SECURE_HSTS_SECONDS', 'SECURE_HSTS_INCLUDE_SUBDOMAINS', 'SESSION_COOKIE_NAME', "
+        "'CSRF_COOKIE_NAME', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', "
+        "'SESSION_ENGINE', 'SECURE_SSL_REDIRECT']} | {'cache': s.CACHES['default']['BACKEND']}))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    values = json.loads(out.stdout)
+    assert values["DEBUG"] is False
+    assert values["SECURE_HSTS_SECONDS"] >= 31536000 and values["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+    assert values["SESSION_COOKIE_NAME"].startswith("__Host-") and values["CSRF_COOKIE_NAME"].startswith("__Host-")
+    assert values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"] and values["SESSION_COOKIE_HTTPONLY"]
+    assert values["SESSION_ENGINE"] == "django.contrib.sessions.backends.db"
+    assert values["cache"] == "django_redis.cache.RedisCache"
+
+
+# --- Request log -------------------------------------------------------------------------
+
+
+def test_each_request_logs_one_json_line_with_id_user_and_outcome(client, request_log):
+    user = customer()
+    client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    request_log.clear()
+    response = client.get("/orders/?status=paid")
+    lines = [json.loads(record.getMessage()) for record in request_log]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["request_id"] == response["X-Request-ID"]
+    assert line["user_id"] == str(user.pk)
+    assert line["path"] == "/orders/" and line["status"] == 200 and line["outcome"] == "ok"
+
+
+def test_no_password_cookie_or_token_reaches_the_logs(client, request_log, caplog):
+    """At the levels the project configures (LOGGING), nothing secret is written."""
+    user = customer()
+    api_login(client, user)
+    client.get("/api/orders/?access_token=leaked-token-value")
+    client.get("/api/me/", headers={"Authorization": "Bearer not-a-real-token-value"})
+    text = "\n".join(record.getMessage() for record in request_log) + caplog.text
+    session_cookie = client.cookies["sessionid"].value
+    for secret in (PASSWORD, session_cookie, "leaked-token-value", "not-a-real-token-value"):
+        assert secret not in text
+    assert User.objects.filter(pk=user.pk).exists()

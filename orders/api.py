@@ -65,24 +65,28 @@ class OrderDetailView(APIView):
         return Response(OrderSerializer(get_order(request, order_id)).data)
 
 
-class OrderPayView(APIView):
+class OrderActionView(APIView):
+    """POST /api/orders/<id>/pay/ and .../cancel/: look up through the policy, check, act."""
+
     token_scopes = ORDER_SCOPES
+    permission: str = ""
+    service = None
 
     @extend_schema(request=None, responses=OrderSerializer)
     def post(self, request, order_id):
         order = get_order(request, order_id)
-        require(request, "orders.pay_order", order)
-        return Response(OrderSerializer(services.order_pay(order=order, acting_user=request.user)).data)
+        require(request, self.permission, order)
+        return Response(OrderSerializer(self.service(order=order, acting_user=request.user)).data)
 
 
-class OrderCancelView(APIView):
-    token_scopes = ORDER_SCOPES
+class OrderPayView(OrderActionView):
+    permission = "orders.pay_order"
+    service = staticmethod(services.order_pay)
 
-    @extend_schema(request=None, responses=OrderSerializer)
-    def post(self, request, order_id):
-        order = get_order(request, order_id)
-        require(request, "orders.cancel_order", order)
-        return Response(OrderSerializer(services.order_cancel(order=order, acting_user=request.user)).data)
+
+class OrderCancelView(OrderActionView):
+    permission = "orders.cancel_order"
+    service = staticmethod(services.order_cancel)
 
 
 class OrderRefundRequestView(APIView):
@@ -117,23 +121,23 @@ class RefundRequestDetailView(APIView):
         return Response(RefundRequestSerializer(get_refund_request(request, refund_id)).data)
 
 
-class RefundRequestApproveView(APIView):
+class RefundRequestDecisionView(APIView):
+    """POST /api/refund-requests/<id>/approve/ and .../reject/."""
+
     token_scopes = ORDER_SCOPES
+    service = None
 
     @extend_schema(request=None, responses=RefundRequestSerializer)
     def post(self, request, refund_id):
         refund = get_refund_request(request, refund_id)
         require(request, "orders.decide_refund", refund)
-        refund = services.refund_request_approve(refund_request=refund, acting_user=request.user)
+        refund = self.service(refund_request=refund, acting_user=request.user)
         return Response(RefundRequestSerializer(refund).data)
 
 
-class RefundRequestRejectView(APIView):
-    token_scopes = ORDER_SCOPES
+class RefundRequestApproveView(RefundRequestDecisionView):
+    service = staticmethod(services.refund_request_approve)
 
-    @extend_schema(request=None, responses=RefundRequestSerializer)
-    def post(self, request, refund_id):
-        refund = get_refund_request(request, refund_id)
-        require(request, "orders.decide_refund", refund)
-        refund = services.refund_request_reject(refund_request=refund, acting_user=request.user)
-        return Response(RefundRequestSerializer(refund).data)
+
+class RefundRequestRejectView(RefundRequestDecisionView):
+    service = staticmethod(services.refund_request_reject)

@@ -57,22 +57,24 @@ def order_detail(request, order_id):
     return render(request, "orders/detail.html", context)
 
 
+def _order_action(request, order_id, *, permission: str, service, done: str):
+    order = _get_order(request, order_id)
+    require(request, permission, order)
+    service(order=order, acting_user=request.user)
+    messages.success(request, done)
+    return redirect(order)
+
+
 @require_POST
 def order_pay(request, order_id):
-    order = _get_order(request, order_id)
-    require(request, "orders.pay_order", order)
-    services.order_pay(order=order, acting_user=request.user)
-    messages.success(request, "The order was paid.")
-    return redirect(order)
+    return _order_action(request, order_id, permission="orders.pay_order", service=services.order_pay, done="The order was paid.")
 
 
 @require_POST
 def order_cancel(request, order_id):
-    order = _get_order(request, order_id)
-    require(request, "orders.cancel_order", order)
-    services.order_cancel(order=order, acting_user=request.user)
-    messages.success(request, "The order was cancelled.")
-    return redirect(order)
+    return _order_action(
+        request, order_id, permission="orders.cancel_order", service=services.order_cancel, done="The order was cancelled."
+    )
 
 
 @require_POST

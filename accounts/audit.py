@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.http import HttpRequest
 
@@ -13,6 +16,19 @@ logger = logging.getLogger("audit")
 
 Event = AuditEvent.Type
 Outcome = AuditEvent.Outcome
+
+# The request being served, for events recorded where no request is at hand (the OAuth
+# validator works on oauthlib's request): they still get the client's IP and user agent.
+_current_request: ContextVar[HttpRequest | None] = ContextVar("audit_current_request", default=None)
+
+
+@contextmanager
+def bound_to(request: HttpRequest) -> Iterator[None]:
+    token = _current_request.set(request)
+    try:
+        yield
+    finally:
+        _current_request.reset(token)
 
 
 def escape(value: str) -> str:
@@ -31,6 +47,7 @@ def record(
     reason: str = "",
 ) -> AuditEvent:
     """Write one audit event. Callers pass descriptions, never a credential."""
+    request = request if request is not None else _current_request.get()
     principal = getattr(request, "user", None) if request is not None else None
     if actor is None and isinstance(principal, User) and principal.is_authenticated:
         actor = principal

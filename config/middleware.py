@@ -11,6 +11,10 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 
+from accounts import audit
+
+from config.unavailable import is_service_outage
+
 request_logger = logging.getLogger("request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -64,7 +68,8 @@ class RequestLogMiddleware:
     def __call__(self, request):
         request.id = self._request_id(request)
         started = time.perf_counter()
-        response = self.get_response(request)
+        with audit.bound_to(request):
+            response = self.get_response(request)
         response["X-Request-ID"] = request.id
         request_logger.info(json.dumps(self._record(request, response, started)))
         return response
@@ -78,8 +83,8 @@ class RequestLogMiddleware:
 
     @staticmethod
     def _record(request, response, started: float) -> dict:
-        user = getattr(request, "user", None)
         status = response.status_code
+        user_id, client_id = RequestLogMiddleware._principal(request)
         return {
             "event": "request",
             "request_id": request.id,
@@ -87,7 +92,21 @@ class RequestLogMiddleware:
             "path": request.path,
             "status": status,
             "outcome": "ok" if status < 400 else "denied" if status in (401, 403, 404, 429) else "error",
-            "user_id": str(user.pk) if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None,
-            "client_id": getattr(user, "client_id", None),
+            "user_id": user_id,
+            "client_id": client_id,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         }
+
+    @staticmethod
+    def _principal(request) -> tuple[str | None, str | None]:
+        """Who made the request. ``request.user`` may still be lazy, and reading it loads the
+        session: with the database down that raises again, here, after the 503 was rendered,
+        which would lose this log line and the X-Request-ID header. Unknown then."""
+        try:
+            user = getattr(request, "user", None)
+            user_id = str(user.pk) if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None
+            return user_id, getattr(user, "client_id", None)
+        except Exception as error:  # noqa: BLE001 - re-raised unless a backing service is down
+            if not is_service_outage(error):
+                raise
+            return None, None

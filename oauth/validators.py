@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -28,6 +28,7 @@ from oauth.models import SpentRefreshToken, TokenFamily, digest
 from oauth import consent
 
 RefreshToken = get_refresh_token_model()
+Grant = get_grant_model()
 
 
 def _client_id(request) -> str:
@@ -44,6 +45,18 @@ def _audit(event: str, request, outcome: str = audit.Outcome.SUCCESS, reason: st
         client_id=_client_id(request),
         reason=reason,
     )
+
+
+def _revoke_family(token_family) -> None:
+    """Revoke a refresh family while holding its TokenFamily row.
+
+    A rotation of the same family takes that lock first too (``_hold_unrevoked_family``),
+    so a replay's revocation either runs after the rotation committed (and revokes the new
+    refresh token as well) or before it (and the rotation then refuses).
+    """
+    with transaction.atomic():
+        list(TokenFamily.objects.select_for_update().filter(family=token_family))
+        RefreshToken.revoke_family(token_family)
 
 
 class Validator(OAuth2Validator):
@@ -72,14 +85,10 @@ class Validator(OAuth2Validator):
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         code_digest = digest(code)
+        # Keep the grant: a simultaneous exchange may delete it before oauthlib's later
+        # look-ups (redirect URI, PKCE), which must then not fail with a 500.
+        request.grant = Grant.objects.filter(code=code, application=client).first()
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
-            self._revoke_replayed_code(code_digest, client, request)
-            return False
-        # Redeem atomically: of two simultaneous exchanges, exactly one updates the row.
-        redeemed = TokenFamily.objects.filter(
-            code_digest=code_digest, application=client, redeemed_at__isnull=True
-        ).update(redeemed_at=timezone.now())
-        if not redeemed:
             self._revoke_replayed_code(code_digest, client, request)
             return False
         family = TokenFamily.objects.get(code_digest=code_digest)
@@ -87,12 +96,46 @@ class Validator(OAuth2Validator):
         request.code_digest = code_digest
         return True
 
+    def _redeem_code(self, request) -> bool:
+        """Inside the save transaction: of two exchanges of one code, exactly one updates the row.
+
+        Redeeming here, after PKCE and the redirect URI were checked, means a client's
+        mistaken attempt (wrong code_verifier) does not burn the code.
+        """
+        return bool(
+            TokenFamily.objects.filter(code_digest=request.code_digest, redeemed_at__isnull=True).update(
+                redeemed_at=timezone.now()
+            )
+        )
+
+    @staticmethod
+    def _validated_grant(request):
+        grant = getattr(request, "grant", None)
+        if grant is None:
+            raise errors.InvalidGrantError(description="The authorization code is invalid.", request=request)
+        return grant
+
+    def get_code_challenge(self, code, request):
+        return self._validated_grant(request).code_challenge or None
+
+    def get_code_challenge_method(self, code, request):
+        return self._validated_grant(request).code_challenge_method or None
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs) -> bool:
+        if not self._validated_grant(request).redirect_uri_allowed(redirect_uri):
+            # RFC 6749 5.2: a grant that does not match the redirection URI of its
+            # authorization request is invalid_grant (oauthlib would say invalid_request).
+            raise errors.InvalidGrantError(
+                description="The redirect_uri does not match the authorization request.", request=request
+            )
+        return True
+
     def _revoke_replayed_code(self, code_digest: str, client, request) -> None:
         family = TokenFamily.objects.filter(code_digest=code_digest, application=client).first()
         if family is None or family.redeemed_at is None:
             return  # an unknown or expired code: nothing was issued from it
         if family.family:
-            RefreshToken.revoke_family(family.family)
+            _revoke_family(family.family)
         request.user = family.user
         _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "authorization code replayed")
 
@@ -124,8 +167,21 @@ class Validator(OAuth2Validator):
         except IntegrityError:
             rt = getattr(request, "refresh_token_instance", None)
             if rt is not None and rt.token_family:
-                RefreshToken.revoke_family(rt.token_family)
+                _revoke_family(rt.token_family)
             _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "refresh token replayed")
+            raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
+
+    def _hold_unrevoked_family(self, request) -> None:
+        """Inside the rotation's transaction: lock the family, then make sure it is still alive.
+
+        The spend above commits on its own, so a simultaneous replay can see it and revoke
+        the family before this rotation has written the new refresh token. Rotating then
+        would add a live member to a revoked family; instead this exchange fails too.
+        """
+        rt = request.refresh_token_instance
+        if rt.token_family:
+            list(TokenFamily.objects.select_for_update().filter(family=rt.token_family))
+        if not RefreshToken.objects.filter(pk=rt.pk, revoked__isnull=True).exists():
             raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
 
     # --- Saving tokens ---------------------------------------------------------
@@ -133,10 +189,19 @@ class Validator(OAuth2Validator):
     def save_bearer_token(self, token, request, *args, **kwargs):
         if request.grant_type == "refresh_token":
             self._spend_refresh_token(request)
-        result = super().save_bearer_token(token, request, *args, **kwargs)
-        if request.grant_type == "authorization_code" and token.get("refresh_token"):
-            rt = RefreshToken.objects.get(token_checksum=digest(token["refresh_token"]), revoked__isnull=True)
-            TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
+        with transaction.atomic():
+            if request.grant_type == "refresh_token":
+                self._hold_unrevoked_family(request)
+            code_replayed = request.grant_type == "authorization_code" and not self._redeem_code(request)
+            if not code_replayed:
+                result = super().save_bearer_token(token, request, *args, **kwargs)
+                if request.grant_type == "authorization_code" and token.get("refresh_token"):
+                    rt = RefreshToken.objects.get(token_checksum=digest(token["refresh_token"]), revoked__isnull=True)
+                    TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
+        if code_replayed:
+            # Another exchange of this code won; whatever it was issued is revoked too.
+            self._revoke_replayed_code(request.code_digest, request.client, request)
+            raise errors.InvalidGrantError(description="The authorization code was already used.", request=request)
         event = audit.Event.TOKEN_REFRESHED if request.grant_type == "refresh_token" else audit.Event.TOKEN_ISSUED
         _audit(event, request, reason=f"grant {request.grant_type}; scope {token.get('scope', '')}")
         return result
@@ -165,9 +230,17 @@ class Validator(OAuth2Validator):
             claims["auth_time"] = int(auth_time.astimezone(dt_timezone.utc).timestamp())
         return claims, expiration_time
 
+    # prompt=none. oauthlib asks these twice: when the view validates the request (its
+    # request carries no user then: DOT builds it from the URL and headers only) and when
+    # the code is created (with the signed-in user in the credentials). Without a user the
+    # answer is the view's: AuthorizeView sends login_required to an anonymous browser
+    # (LoginRequiredMixin) and consent_required when the scopes are not approved; returning
+    # False here instead made every prompt=none request login_required.
+
     def validate_silent_login(self, request) -> bool:
         user = getattr(request, "user", None)
-        return bool(user is not None and user.is_authenticated)
+        return user is None or bool(user.is_authenticated)
 
     def validate_silent_authorization(self, request) -> bool:
-        return consent.is_covered(request.user, request.client, request.scopes)
+        user = getattr(request, "user", None)
+        return user is None or consent.is_covered(user, request.client, request.scopes)

@@ -67,8 +67,10 @@ class AuthorizeView(dot_views.AuthorizationView):
     def redirect(self, redirect_to, application):
         """Back to the client: https, or http on loopback (RFC 8252); always with ``iss`` (RFC 9207)."""
         schemes = ["https", "http"] if is_loopback_redirect(redirect_to) else ["https"]
-        if application is not None:
-            redirect_to = _add_iss_to_redirect(redirect_to, settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"])
+        # Error redirects raised while validating the request come with application=None;
+        # they too are authorization responses (to a redirect URI oauthlib has already
+        # matched: fatal errors never redirect), so they carry ``iss`` as well.
+        redirect_to = _add_iss_to_redirect(redirect_to, settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"])
         return OAuth2ResponseRedirect(redirect_to, schemes)
 
     def _redirect_error(self, credentials: dict, application, error: str, description: str):
@@ -104,7 +106,8 @@ class AuthorizeView(dot_views.AuthorizationView):
                 return self._redirect_error(credentials, application, "login_required", "The user must sign in again.")
             return self._reauthenticate()
         credentials["auth_time"] = session_auth_time(request)
-        if consent.is_covered(request.user, application, scopes):
+        # prompt=consent (OIDC Core 3.1.2.1): ask again even when the scopes were approved.
+        if "consent" not in prompt and consent.is_covered(request.user, application, scopes):
             return self._issue(request, scopes, credentials, application)
         if "none" in prompt:
             return self._redirect_error(credentials, application, "consent_required", "The user has not approved these scopes.")
@@ -197,7 +200,20 @@ class TokenView(dot_views.TokenView):
             )
             response["Retry-After"] = str(wait)
             return response
-        return super().post(request, *args, **kwargs)
+        # Not super().post(): DOT's post() serves grant_type=device_code itself, outside
+        # the server (a 500 without device_code). The device grant does not exist here,
+        # so every grant type goes to the server, which answers unsupported_grant_type.
+        try:
+            return self.authorization_flow_token_response(request)
+        except AccessToken.DoesNotExist:
+            # DOT re-reads the access token it has just issued (for its app_authorized
+            # signal). A simultaneous exchange of the same code or refresh token is a
+            # replay, and its revocation of the family may already have deleted that
+            # token: what this request issued is dead, so it is invalid_grant, not a 500.
+            return JsonResponse(
+                {"error": "invalid_grant", "error_description": "The grant was used more than once; its tokens are revoked."},
+                status=400,
+            )
 
 
 def request_client_id(request) -> str:

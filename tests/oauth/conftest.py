@@ -8,10 +8,12 @@ test removes (see tests/orders/test_services.py).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import pytest
 import requests
+from django.core.signals import request_finished, request_started
 from oauth2_provider.models import get_application_model
 
 from oauth.registration import register_client
@@ -21,15 +23,15 @@ Application = get_application_model()
 
 
 @dataclass
-class Client:
+class RegisteredClient:
     client_id: str
     client_secret: str | None
     application: object
 
 
-def _register(**kwargs) -> Client:
+def _register(**kwargs) -> RegisteredClient:
     registered = register_client(**kwargs)
-    return Client(
+    return RegisteredClient(
         client_id=registered.client_id,
         client_secret=registered.client_secret,
         application=Application.objects.get(client_id=registered.client_id),
@@ -37,7 +39,7 @@ def _register(**kwargs) -> Client:
 
 
 @pytest.fixture
-def public_client(db) -> Client:
+def public_client(db) -> RegisteredClient:
     """Like ``demo-client``: public, authorization code + PKCE, loopback redirect, every user scope."""
     return _register(
         name="Demo App",
@@ -50,7 +52,7 @@ def public_client(db) -> Client:
 
 
 @pytest.fixture
-def other_public_client(db) -> Client:
+def other_public_client(db) -> RegisteredClient:
     return _register(
         name="Other App",
         client_type="public",
@@ -62,7 +64,7 @@ def other_public_client(db) -> Client:
 
 
 @pytest.fixture
-def web_client(db) -> Client:
+def web_client(db) -> RegisteredClient:
     """A confidential web app with an https redirect URI (exact match, no port leeway)."""
     return _register(
         name="Web App",
@@ -75,7 +77,7 @@ def web_client(db) -> Client:
 
 
 @pytest.fixture
-def narrow_client(db) -> Client:
+def narrow_client(db) -> RegisteredClient:
     """A public client registered for openid and orders:read only."""
     return _register(
         name="Narrow App",
@@ -88,7 +90,7 @@ def narrow_client(db) -> Client:
 
 
 @pytest.fixture
-def trusted_client(db) -> Client:
+def trusted_client(db) -> RegisteredClient:
     """A first-party client registered with --skip-consent."""
     return _register(
         name="Trusted App",
@@ -102,7 +104,7 @@ def trusted_client(db) -> Client:
 
 
 @pytest.fixture
-def service_client(db) -> Client:
+def service_client(db) -> RegisteredClient:
     """Like ``demo-service``: client credentials, role support in region EU, orders:read."""
     return _register(
         name="Service",
@@ -116,7 +118,7 @@ def service_client(db) -> Client:
 
 
 @pytest.fixture
-def resource_server(db) -> Client:
+def resource_server(db) -> RegisteredClient:
     """A confidential client registered with --introspect."""
     return _register(
         name="Resource Server",
@@ -145,13 +147,54 @@ class Provider:
         return Browser(self.base_url)
 
 
+class InFlight:
+    """Counts requests the live server has started and not yet finished.
+
+    A client has the whole response before the server thread runs ``request_finished``
+    (which touches the database connection); the test must not tear the database down
+    under it, so teardown waits until the server is idle.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.condition = threading.Condition()
+
+    def started(self, **kwargs) -> None:
+        with self.condition:
+            self.count += 1
+
+    def finished(self, **kwargs) -> None:
+        with self.condition:
+            self.count -= 1
+            self.condition.notify_all()
+
+    def wait_idle(self, timeout: float = 30) -> bool:
+        with self.condition:
+            return self.condition.wait_for(lambda: self.count <= 0, timeout)
+
+
 @pytest.fixture
-def provider(live_server, settings) -> Provider:
+def provider(live_server, settings, transactional_db):
     """The live provider, its issuer moved to the live server's origin.
 
     PUBLIC_ORIGIN and OIDC_ISS_ENDPOINT are computed when the settings load; DOT's
     ``oauth2_settings`` reloads on ``setting_changed``, so overriding both is enough.
+    Set up after the database fixture, so it is torn down first: it waits for the
+    server to finish every request before the database is flushed.
     """
+    in_flight = InFlight()
+    request_started.connect(in_flight.started, weak=False, dispatch_uid="oauth-tests-in-flight")
+    request_finished.connect(in_flight.finished, weak=False, dispatch_uid="oauth-tests-in-flight")
+    try:
+        yield _provider(live_server, settings)
+    finally:
+        idle = in_flight.wait_idle()
+        request_started.disconnect(dispatch_uid="oauth-tests-in-flight")
+        request_finished.disconnect(dispatch_uid="oauth-tests-in-flight")
+    assert idle, "the live server is still handling a request"
+
+
+def _provider(live_server, settings) -> Provider:
     origin = live_server.url
     settings.PUBLIC_ORIGIN = origin
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": f"{origin}/o"}

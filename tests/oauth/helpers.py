@@ -14,12 +14,13 @@ Tests that need no full flow use Django's test client with the same helpers
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -234,8 +235,6 @@ def api_get(client: Client, path: str, token: str):
 
 
 def api_post(client: Client, path: str, token: str, data: dict | None = None, method: str = "POST"):
-    import json
-
     return client.generic(method, path, data=json.dumps(data or {}), content_type="application/json", headers=bearer(token))
 
 
@@ -243,3 +242,56 @@ def assert_api_error(response, status: int, code: str) -> None:
     assert response.status_code == status, (response.status_code, getattr(response, "content", b"")[:500])
     body = response.json()
     assert body["status"] == "error" and body["code"] == code, body
+
+
+# --- Flows on Django's test client (no live server) -----------------------------------------
+
+
+def form_post(client: Client, path: str, data: dict, **extra):
+    """POST an application/x-www-form-urlencoded body, as OAuth clients do."""
+    return client.post(path, urlencode(data), content_type="application/x-www-form-urlencoded", **extra)
+
+
+def approve_on(client: Client, page, *, allow: bool = True, **tamper):
+    """Answer a consent page shown to Django's test client."""
+    assert page.status_code == 200, (page.status_code, location(page))
+    fields = consent_form(page.content.decode())
+    fields.update(tamper)
+    if allow:
+        fields["allow"] = "Authorize"
+    return form_post(client, AUTHORIZE_PATH, fields)
+
+
+def authorize_on(client: Client, client_id: str, *, allow: bool = True, **params):
+    """Authorize with Django's test client, consenting when asked; return (response, request)."""
+    request = authorize_url(AUTHORIZE_PATH, client_id, **params)
+    response = client.get(request.url)
+    if response.status_code == 200 and b"authorizationForm" in response.content:
+        response = approve_on(client, response, allow=allow)
+    return response, request
+
+
+def exchange_code(client: Client, client_id: str, code: str, request: AuthorizationRequest, **overrides):
+    """POST the code to the token endpoint as a public client would."""
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": request.code_verifier,
+        **overrides,
+    }
+    return form_post(client, TOKEN_PATH, {k: v for k, v in data.items() if v is not None})
+
+
+def tokens_for(client: Client, client_id: str, **params) -> tuple[dict, AuthorizationRequest]:
+    """A whole authorization on the test client (the user is signed in): the token response."""
+    response, request = authorize_on(client, client_id, **params)
+    code = code_from(response, request)
+    token_response = exchange_code(Client(), client_id, code, request)
+    assert token_response.status_code == 200, token_response.content
+    return token_response.json(), request
+
+
+def refresh(client_id: str, refresh_token: str, **extra):
+    return form_post(Client(), TOKEN_PATH, {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, **extra})

@@ -21,8 +21,8 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from accounts.models import Region, User
 from oauth.models import TokenFamily
 from orders.models import Order
-from tests.factories import OrderFactory, customer
-from tests.oauth.helpers import REDIRECT_URI, authorize_url, bearer, code_from, live, location
+from tests.factories import OrderFactory, RefundRequestFactory, customer
+from tests.oauth.helpers import authorize_url, bearer, code_from, live, location
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -237,9 +237,20 @@ def test_client_credentials_token_acts_with_the_clients_role_and_region(provider
         "region": "EU",
         "permissions": ["orders.view_order", "orders.view_refundrequest"],
     }
-    refused = api(provider, f"/api/orders/{eu_order.pk}/refund-requests/", tokens["access_token"], "POST", json={"reason": "x"})
-    assert refused.status_code == 403 and refused.json()["code"] == "INSUFFICIENT_SCOPE"
-    assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
+    refund = RefundRequestFactory(order=eu_order)
+    for path, body in (
+        (f"/api/orders/{eu_order.pk}/refund-requests/", {"reason": "x"}),
+        (f"/api/refund-requests/{refund.pk}/approve/", {}),
+        (f"/api/refund-requests/{refund.pk}/reject/", {}),
+        ("/api/orders/", {"amount": "1.00", "currency": "EUR"}),
+    ):
+        refused = api(provider, path, tokens["access_token"], "POST", json=body)
+        assert refused.status_code == 403 and refused.json()["code"] == "INSUFFICIENT_SCOPE", path
+        assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
+    refund.refresh_from_db()
+    assert refund.status == "pending"
+    users = api(provider, "/api/users/", tokens["access_token"])
+    assert users.status_code == 403 and users.json()["code"] == "INSUFFICIENT_SCOPE"
 
 
 # --- The ID token --------------------------------------------------------------------------------
@@ -313,14 +324,3 @@ def test_userinfo_says_email_verified_only_for_a_confirmed_address(provider, pub
 
     assert claims["email_verified"] is True
     assert body["email_verified"] is True
-
-
-@live
-def test_the_token_endpoint_redirect_uri_must_match_the_authorization_request(provider, public_client):
-    """Sanity: the flow's redirect URI is the registered loopback URI."""
-    alice = customer(Region.EU)
-    browser = provider.browser()
-    browser.login(alice)
-    request = authorize_url(provider.endpoint("authorization_endpoint"), public_client.client_id)
-    response = browser.authorize(request)
-    assert location(response).startswith(REDIRECT_URI + "?")

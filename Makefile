@@ -29,13 +29,13 @@ run: $(STAMP)
 
 ## make test: the whole suite on the embedded default; no service needed
 test: $(STAMP)
-	DJANGO_ENV=test DATABASE_URL= REDIS_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DJANGO_ENV=test DATABASE_URL= REDIS_URL= $(BIN)/python -m pytest -m "not services and not e2e" $(PYTEST_ARGS)
 
 ## make test-services: the same suite on PostgreSQL and Redis (the production profile's services)
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 test-services: $(STAMP)
-	DJANGO_ENV=test DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DJANGO_ENV=test DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 ## make serve: the production profile under gunicorn (env: see README "Deploying")
 WEB_CONCURRENCY ?= 4

@@ -16,8 +16,12 @@ class SessionLimitsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    # Health probes answer from the process alone: a load balancer's probe that happens to
+    # carry a session cookie must not make them depend on the session store.
+    PROBE_PATHS = ("/healthz/", "/readyz/")
+
     def __call__(self, request):
-        if SESSION_KEY in request.session:
+        if request.path not in self.PROBE_PATHS and SESSION_KEY in request.session:
             self._enforce(request)
         return self.get_response(request)
 

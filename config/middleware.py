@@ -36,8 +36,13 @@ class SecurityHeadersMiddleware:
 
     @staticmethod
     def _is_signed_in(request) -> bool:
-        user = getattr(request, "user", None)
-        return bool(user is not None and user.is_authenticated)
+        try:
+            user = getattr(request, "user", None)
+            return bool(user is not None and user.is_authenticated)
+        except Exception as error:  # noqa: BLE001 - re-raised unless a backing service is down
+            if not is_service_outage(error):
+                raise
+            return True  # unknown: treat as private, never cacheable
 
 
 class LoginRequiredByDefaultMiddleware(LoginRequiredMiddleware):
@@ -51,6 +56,8 @@ class LoginRequiredByDefaultMiddleware(LoginRequiredMiddleware):
     def process_view(self, request, view_func, view_args, view_kwargs):
         if hasattr(view_func, "cls") or request.path.startswith(PRIVATE_PREFIXES):
             return None
+        if not getattr(view_func, "login_required", True):
+            return None  # public: decided without loading the session (health probes)
         return super().process_view(request, view_func, view_args, view_kwargs)
 
 

@@ -223,3 +223,13 @@ def test_no_password_cookie_or_token_reaches_the_logs(client, request_log, caplo
     for secret in (PASSWORD, session_cookie, "leaked-token-value", "not-a-real-token-value"):
         assert secret not in text
     assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_health_probes_with_a_session_cookie_do_not_need_the_session_store(client):
+    user = customer()
+    client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    with mock.patch(
+        "django.contrib.sessions.backends.db.SessionStore.load", side_effect=OperationalError("connection refused")
+    ):
+        assert client.get("/healthz/").json() == {"status": "ok"}
+        assert client.get("/readyz/").status_code == 200

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export HOST PORT
 
-.PHONY: run test test-services serve install lock clean
+.PHONY: run test test-services test-e2e screenshots serve install lock clean
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 test-services: $(STAMP)
 	DJANGO_ENV=test DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+## make test-e2e: the browser tests (the site and the example app on loopback, Debian's chromium)
+test-e2e: $(STAMP)
+	@test -x /usr/bin/chromium || { echo "make test-e2e needs Debian's chromium: apt-get install chromium" >&2; exit 1; }
+	DJANGO_ENV=test DATABASE_URL= REDIS_URL= $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
+
+## make screenshots: regenerate docs/screenshots/ (every browser journey saves its own)
+screenshots: test-e2e
 
 ## make serve: the production profile under gunicorn (env: see README "Deploying")
 WEB_CONCURRENCY ?= 4

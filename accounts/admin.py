@@ -11,6 +11,7 @@ admin.site.site_header = "Auth done right: administration"
 
 @admin.register(User)
 class UserAdmin(PolicyAdmin):
+    view_on_site = False  # the user's "page" is their own profile, not something an admin opens
     list_display = ["email", "name", "role", "region", "is_active", "date_joined"]
     list_filter = ["role", "region", "is_active"]
     search_fields = ["email", "name"]

@@ -273,3 +273,20 @@ def test_revoking_needs_a_post_with_the_csrf_token(alice, public_client):
     assert browser.get(f"/accounts/apps/{public_client.application.pk}/revoke/").status_code == 405
     assert browser.post(f"/accounts/apps/{public_client.application.pk}/revoke/").status_code == 403
     assert api_get(Client(), "/api/orders/", tokens["access_token"]).status_code == 200
+
+
+def test_a_consent_post_with_the_null_origin_of_no_referrer_works_only_with_the_token(alice, public_client):
+    """Chromium posts the no-referrer consent page with Origin: null; the CSRF token still decides."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.cookies = page_client(alice).cookies
+
+    def consent_fields() -> dict:
+        page = browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id).url)
+        return {**consent_form(page.content.decode()), "allow": "Authorize"}
+
+    fields = consent_fields()
+    tokenless = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert browser.post(AUTHORIZE_PATH, tokenless, headers={"Origin": "null"}).status_code == 403
+    assert browser.post(AUTHORIZE_PATH, consent_fields(), headers={"Origin": "https://evil.example"}).status_code == 403
+    answer = browser.post(AUTHORIZE_PATH, consent_fields(), headers={"Origin": "null"})
+    assert answer.status_code == 302 and "code=" in answer["Location"]

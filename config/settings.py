@@ -360,7 +360,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"outage": {"()": "config.unavailable.OutageLogFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["outage"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "audit": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -24,3 +24,19 @@ def is_service_outage(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+class OutageLogFilter:
+    """Log a database or cache outage as one line, not a traceback per request.
+
+    An outage is not a bug in our code: the stack of every request it fails tells nothing new,
+    and would flood the log while it lasts.
+    """
+
+    def filter(self, record) -> bool:
+        if record.exc_info and is_service_outage(record.exc_info[1]):
+            record.msg = f"{record.getMessage()} (service unavailable: {type(record.exc_info[1]).__name__})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -243,3 +243,19 @@ def test_the_csrf_middleware_in_use_is_djangos_own():
 
     csrf = [import_string(path) for path in django_settings.MIDDLEWARE if "csrf" in path.lower()]
     assert len(csrf) == 1 and issubclass(csrf[0], CsrfViewMiddleware)
+
+
+def test_an_outage_is_logged_as_one_line_not_a_traceback_per_request():
+    from config.unavailable import OutageLogFilter
+
+    def record_for(error: BaseException) -> logging.LogRecord:
+        try:
+            raise error
+        except BaseException:
+            return logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s", ("/x/",), sys.exc_info())
+
+    outage = record_for(OperationalError("connection refused"))
+    assert OutageLogFilter().filter(outage) and outage.exc_info is None
+    assert outage.getMessage() == "Internal Server Error: /x/ (service unavailable: OperationalError)"
+    bug = record_for(RuntimeError("a real bug"))
+    assert OutageLogFilter().filter(bug) and bug.exc_info is not None

@@ -144,7 +144,10 @@ class Validator(OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             rt = RefreshToken.objects.filter(token_checksum=digest(refresh_token)).first()
-            if rt is not None and rt.revoked is not None:
+            spent = SpentRefreshToken.objects.filter(token_checksum=digest(refresh_token)).exists()
+            if rt is not None and rt.revoked is not None and spent:
+                # Exchanged before: a replay (DOT has revoked the family). A token revoked at
+                # /o/revoke_token/ or by a sign-out everywhere and then tried is no replay.
                 request.user = rt.user
                 _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "refresh token replayed")
             return False

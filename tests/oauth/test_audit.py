@@ -146,3 +146,17 @@ def test_token_events_carry_the_callers_ip_and_user_agent(service_client):
     assert response.status_code == 200, response.content
     event = AuditEvent.objects.get(event=Event.TOKEN_ISSUED)
     assert (event.ip, event.user_agent, event.client_id) == ("203.0.113.7", "resource-server/1.0", service_client.client_id)
+
+
+def test_a_revoked_refresh_token_tried_later_is_refused_but_is_no_replay(browser, alice, public_client):
+    response, request = authorize_on(browser, public_client.client_id)
+    tokens = exchange_code(Client(), public_client.client_id, code_from(response, request), request).json()
+    revoked = form_post(
+        Client(), REVOKE_PATH, {"token": tokens["refresh_token"], "token_type_hint": "refresh_token", "client_id": public_client.client_id}
+    )
+    assert revoked.status_code == 200
+
+    answer = refresh(public_client.client_id, tokens["refresh_token"])
+
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    assert not events(Event.TOKEN_REUSE_DETECTED)

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export HOST PORT
 
-.PHONY: run test test-services test-e2e screenshots serve install lock clean
+.PHONY: run test test-services test-e2e screenshots bench serve install lock clean
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test-e2e: $(STAMP)
 
 ## make screenshots: regenerate docs/screenshots/ (every browser journey saves its own)
 screenshots: test-e2e
+
+## make bench: the benchmark suite (PostgreSQL and Redis on loopback, Debian's wrk); see bench/README.md
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk" >&2; exit 2; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 ## make serve: the production profile under gunicorn (env: see README "Deploying")
 WEB_CONCURRENCY ?= 4

@@ -60,9 +60,11 @@ def sign_in(request: HttpRequest, user: User) -> None:
     previous_key = request.session.session_key
     # The backend is named: a user who just registered did not come from authenticate().
     login(request, user, backend="accounts.backends.EmailBackend")
-    # login() keeps the key when the same user signs in again on this session;
-    # rotate it every time so a planted or leaked pre-login id is worthless.
-    request.session.cycle_key()
+    # login() keeps the key when the same user signs in again on this session; rotate it
+    # then too, so a planted or leaked pre-login id is always worthless. (Otherwise login()
+    # has rotated it already: a second rotation would only cost another session write.)
+    if request.session.session_key is None or request.session.session_key == previous_key:
+        request.session.cycle_key()
     sessions.start(request, user)
     # The session signed in before (same or another user) is gone: drop its listing too.
     sessions.forget(previous_key)

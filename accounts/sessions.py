@@ -24,8 +24,7 @@ def start(request: HttpRequest, user: User) -> UserSession:
     """Record the session that was just signed in (its key already rotated)."""
     now = time.time()
     request.session[AUTH_AT] = now
-    request.session[SEEN_AT] = now
-    request.session.save()
+    request.session[SEEN_AT] = now  # saved with the response, by the session middleware
     return UserSession.objects.create(
         user=user,
         session_key=request.session.session_key,

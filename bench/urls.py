@@ -1,0 +1,27 @@
+"""Every route of the site, plus the baselines the benchmark compares them with.
+
+The baselines do the same work as the measured endpoints (the same queries, the same
+serializer or template) with no authentication and no policy: the owner whose orders they
+show is named in the path. They are mounted only under ``bench.settings``.
+"""
+
+from django.urls import include, path
+
+from bench import views
+from config.urls import handler400, handler403, handler404, handler500, urlpatterns as site_urlpatterns  # noqa: F401
+
+# The page is mounted with the app name "orders", like /orders/, so the navigation marks
+# the same section and the HTML is the same.
+baseline_pages = ([path("customers/<uuid:owner_id>/orders/", views.order_page, name="list")], "orders")
+
+urlpatterns = [
+    *site_urlpatterns,
+    # Under /api/ like the measured endpoints, so the same middleware treats them the same way.
+    path("api/baseline/customers/<uuid:owner_id>/orders/", views.order_list, name="bench-baseline-orders"),
+    path(
+        "api/baseline/customers/<uuid:owner_id>/orders/<uuid:order_id>/",
+        views.order_detail,
+        name="bench-baseline-order",
+    ),
+    path("baseline/", include(baseline_pages, namespace="bench-baseline")),
+]

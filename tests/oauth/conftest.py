@@ -17,7 +17,9 @@ from django.core.signals import request_finished, request_started
 from oauth2_provider.models import get_application_model
 
 from oauth.registration import register_client
+from tests.factories import customer
 from tests.oauth.helpers import HTTPS_REDIRECT_URI, REDIRECT_URI, USER_SCOPES, Browser
+from tests.permissions.sessions import page_client
 
 Application = get_application_model()
 
@@ -209,3 +211,15 @@ def _provider(live_server, settings) -> Provider:
 def issuer(settings) -> str:
     """The issuer for tests on Django's test client (no live server)."""
     return settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"]
+
+
+@pytest.fixture
+def alice():
+    """A customer in EU."""
+    return customer()
+
+
+@pytest.fixture
+def browser(alice):
+    """Alice's browser, signed in through the login page."""
+    return page_client(alice)

@@ -9,7 +9,6 @@ import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent
-from tests.factories import customer
 from tests.oauth.helpers import (
     AUTHORIZE_PATH,
     REVOKE_PATH,
@@ -23,7 +22,6 @@ from tests.oauth.helpers import (
     query,
     refresh,
 )
-from tests.permissions.sessions import page_client
 
 Event = AuditEvent.Type
 
@@ -41,16 +39,6 @@ def logs(caplog):
     yield caplog
     for logger in extra:
         logger.removeHandler(caplog.handler)
-
-
-@pytest.fixture
-def alice():
-    return customer()
-
-
-@pytest.fixture
-def browser(alice):
-    return page_client(alice)
 
 
 def events(event: str, **filters) -> list[AuditEvent]:

@@ -15,7 +15,6 @@ import pytest
 from oauth2_provider.models import get_grant_model
 
 from oauth.models import Consent
-from tests.factories import customer
 from tests.oauth.helpers import (
     AUTHORIZE_PATH,
     HTTPS_REDIRECT_URI,
@@ -26,17 +25,10 @@ from tests.oauth.helpers import (
     location,
     query,
 )
-from tests.permissions.sessions import page_client
 
 Grant = get_grant_model()
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def browser():
-    """Alice's browser, signed in through the login page."""
-    return page_client(customer())
 
 
 def assert_error_page(response) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
 from orders.models import Order
-from tests.factories import OrderFactory, customer
+from tests.factories import OrderFactory
 from tests.oauth.helpers import REVOKE_PATH, api_get, assert_api_error, bearer, form_post, mint_token
 from tests.permissions.sessions import api_client
 
@@ -26,11 +26,6 @@ AccessToken = get_access_token_model()
 pytestmark = pytest.mark.django_db
 
 ALL = "openid profile email orders:read orders:write"
-
-
-@pytest.fixture
-def alice():
-    return customer()
 
 
 @pytest.fixture

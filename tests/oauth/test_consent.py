@@ -37,16 +37,6 @@ Grant = get_grant_model()
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice():
-    return customer()
-
-
-@pytest.fixture
-def browser(alice):
-    return page_client(alice)
-
-
 def section(page_html: str, heading: str) -> list[str]:
     """The scope names listed under a heading of the consent page."""
     match = re.search(re.escape(heading) + r"</h2>\s*<ul[^>]*>(.*?)</ul>", page_html, re.S)

@@ -12,7 +12,6 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from tests.factories import customer
 from tests.oauth.helpers import INTROSPECT_PATH, form_post, mint_token
 
 AccessToken = get_access_token_model()
@@ -22,11 +21,6 @@ pytestmark = pytest.mark.django_db
 
 def basic(client_id: str, secret: str) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
-
-
-@pytest.fixture
-def alice():
-    return customer()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from accounts import sessions
-from tests.factories import customer
 from tests.oauth.helpers import (
     AUTHORIZE_PATH,
     REDIRECT_URI,
@@ -27,16 +26,6 @@ from tests.oauth.helpers import (
 from tests.permissions.sessions import page_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return customer()
-
-
-@pytest.fixture
-def browser(alice):
-    return page_client(alice)
 
 
 def assert_client_error(response, request, error: str, issuer: str) -> None:

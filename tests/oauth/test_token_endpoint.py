@@ -15,7 +15,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from accounts.models import AuditEvent
-from tests.factories import PASSWORD, customer
+from tests.factories import PASSWORD
 from tests.oauth.helpers import (
     REDIRECT_URI,
     TOKEN_PATH,
@@ -27,23 +27,12 @@ from tests.oauth.helpers import (
     refresh,
     tokens_for,
 )
-from tests.permissions.sessions import page_client
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return customer()
-
-
-@pytest.fixture
-def browser(alice):
-    return page_client(alice)
 
 
 def assert_oauth_error(response, error: str, status: int = 400) -> None:

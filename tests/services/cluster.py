@@ -38,6 +38,7 @@ import psycopg
 import redis
 import requests
 
+from config.environment import SITE_VARIABLES
 from config.keys import write_oidc_key, write_tls_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,17 +57,7 @@ CSRF_COOKIE = "__Host-csrftoken"
 
 # What the settings read from the environment: never inherited from the shell running pytest
 # (which holds the *test* profile's values), always set here explicitly when needed.
-APP_VARIABLES = {
-    "DJANGO_ENV", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_VAR_DIR", "DATABASE_URL", "REDIS_URL",
-    "CACHE_KEY_PREFIX", "PUBLIC_ORIGIN", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "CORS_ALLOWED_ORIGINS",
-    "TRUSTED_PROXY_COUNT", "FORWARDED_ALLOW_IPS", "EMAIL_URL", "DEFAULT_FROM_EMAIL", "HOST", "PORT",
-    "WEB_CONCURRENCY", "LOGIN_RATE_PER_ACCOUNT", "LOGIN_RATE_PER_IP", "REGISTER_RATE_PER_IP",
-    "PASSWORD_RESET_RATE_PER_IP", "PASSWORD_RESET_RATE_PER_ACCOUNT", "EMAIL_CONFIRM_RATE",
-    "PASSWORD_CHANGE_RATE_PER_ACCOUNT", "SESSION_IDLE_TIMEOUT", "SESSION_ABSOLUTE_TIMEOUT", "ACCESS_TOKEN_TTL",
-    "REFRESH_TOKEN_IDLE_TTL", "REFRESH_TOKEN_ABSOLUTE_TTL", "OIDC_RSA_PRIVATE_KEY", "OIDC_RSA_PRIVATE_KEY_FILE",
-    "OIDC_RSA_INACTIVE_KEY_FILES", "REQUEST_LOG_LEVEL", "DENIAL_AUDIT_RATE", "TOKEN_RATE_PER_CLIENT",
-    "GUNICORN_CMD_ARGS", "SERVICES_STATIC_ROOT",
-}
+APP_VARIABLES = SITE_VARIABLES | {"SERVICES_STATIC_ROOT"}
 
 
 # --- Addresses -----------------------------------------------------------------------------

@@ -1,0 +1,20 @@
+"""Every environment variable that configures the site (settings) or its server (make serve).
+
+Tools that start the production profile themselves (the service tests, the benchmarks) drop
+these from the environment they inherit and set exactly the ones they mean.
+"""
+
+SITE_VARIABLES = frozenset(
+    {
+        "DJANGO_ENV", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_VAR_DIR", "DATABASE_URL", "REDIS_URL",
+        "CACHE_KEY_PREFIX", "PUBLIC_ORIGIN", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "CORS_ALLOWED_ORIGINS",
+        "TRUSTED_PROXY_COUNT", "FORWARDED_ALLOW_IPS", "EMAIL_URL", "DEFAULT_FROM_EMAIL", "HOST", "PORT",
+        "WEB_CONCURRENCY", "LOGIN_RATE_PER_ACCOUNT", "LOGIN_RATE_PER_IP", "REGISTER_RATE_PER_IP",
+        "PASSWORD_RESET_RATE_PER_IP", "PASSWORD_RESET_RATE_PER_ACCOUNT", "EMAIL_CONFIRM_RATE",
+        "PASSWORD_CHANGE_RATE_PER_ACCOUNT", "SESSION_IDLE_TIMEOUT", "SESSION_ABSOLUTE_TIMEOUT", "ACCESS_TOKEN_TTL",
+        "REFRESH_TOKEN_IDLE_TTL", "REFRESH_TOKEN_ABSOLUTE_TTL", "OIDC_RSA_PRIVATE_KEY", "OIDC_RSA_PRIVATE_KEY_FILE",
+        "OIDC_RSA_INACTIVE_KEY_FILES", "REQUEST_LOG_LEVEL", "DENIAL_AUDIT_RATE", "TOKEN_RATE_PER_CLIENT",
+        "GUNICORN_CMD_ARGS", "TLS_CERT_FILE", "TLS_KEY_FILE",
+    }
+)
+

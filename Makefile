@@ -58,7 +58,7 @@ serve: $(STAMP)
 	DJANGO_ENV=production $(BIN)/python manage.py migrate --noinput
 	DJANGO_ENV=production $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DJANGO_ENV=production WEB_CONCURRENCY=$(WEB_CONCURRENCY) $(BIN)/gunicorn config.wsgi:application \
-		--bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --access-logfile - \
+		--config config/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --access-logfile - \
 		--forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-$$(if [ "$${TRUSTED_PROXY_COUNT:-0}" = 0 ]; then echo; else echo 127.0.0.1; fi)}" \
 		$${TLS_CERT_FILE:+--certfile "$$TLS_CERT_FILE"} $${TLS_KEY_FILE:+--keyfile "$$TLS_KEY_FILE"}
 

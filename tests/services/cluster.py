@@ -438,6 +438,7 @@ class Cluster:
         log_path = self.tmp / f"server-{name}.log"
         command = [
             GUNICORN, "config.wsgi:application",
+            "--config", "config/gunicorn.conf.py",
             "--bind", f"{LOOPBACK}:{port}",
             "--workers", str(WORKERS),
             "--access-logfile", "-",

@@ -6,3 +6,8 @@ class OAuthConfig(AppConfig):
     label = "oauth"
     verbose_name = "OAuth clients and consent"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from oauth import token_cache
+
+        token_cache.connect()

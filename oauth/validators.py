@@ -25,7 +25,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from accounts import audit
 from oauth.models import SpentRefreshToken, TokenFamily, digest
-from oauth import consent
+from oauth import consent, token_cache
 
 RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
@@ -210,6 +210,10 @@ class Validator(OAuth2Validator):
         return result
 
     # --- Using tokens -------------------------------------------------------------
+
+    def _load_access_token(self, token):
+        # DOT's look-up, through the short-lived cache (oauth/token_cache.py).
+        return token_cache.load(token, super()._load_access_token)
 
     def validate_bearer_token(self, token, scopes, request) -> bool:
         if not super().validate_bearer_token(token, scopes, request):

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from django.db.models import Manager, Model, Q, QuerySet
 
 from accounts.models import Role
-from permissions.models import RolePermission
+from permissions import role_table
 
 MANAGER_REFUND_LIMIT = Decimal("500.00")
 
@@ -238,10 +238,7 @@ def role_permissions(principal: Principal) -> frozenset[str]:
     cached = getattr(principal, "_role_permissions", None)
     if cached is not None and cached[0] == principal.role:
         return cached[1]
-    rows = RolePermission.objects.filter(role=principal.role).values_list(
-        "permission__content_type__app_label", "permission__codename"
-    )
-    permissions = frozenset(f"{app}.{codename}" for app, codename in rows)
+    permissions = role_table.permissions_of(principal.role)
     narrow = getattr(principal, "narrow_permissions", None)
     if narrow is not None:
         permissions = narrow(permissions)

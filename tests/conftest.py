@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from permissions import role_table
 from tests.factories import PASSWORD
 
 
@@ -12,11 +13,14 @@ def _clear_cache_now() -> None:
         cache.delete_pattern("*")  # Redis: only this suite's prefixed keys, never the whole server
     else:
         cache.clear()
+    # A test's role-table change is rolled back without a commit: this process must not keep it.
+    role_table.forget_local()
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Throttle counters live in the cache: every test starts with none."""
+    """Throttle counters and cached tokens live in the cache, role permissions in the process:
+    every test starts with none."""
     _clear_cache_now()
     yield
     _clear_cache_now()

@@ -33,6 +33,8 @@ def bound_to(request: HttpRequest) -> Iterator[None]:
 
 def escape(value: str) -> str:
     """Make a user-supplied string safe for one log line: no CR, LF or other control characters."""
+    if value.isprintable():
+        return value  # the usual case, checked in one pass instead of character by character
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate, login, logout
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from accounts import audit, sessions, throttles
@@ -56,19 +57,25 @@ def _check_password(request: HttpRequest, email: str, password: str) -> User | N
 
 
 def sign_in(request: HttpRequest, user: User) -> None:
-    """Start a fresh session for a user whose every factor has been checked."""
+    """Start a fresh session for a user whose every factor has been checked.
+
+    Every write is in one transaction, so a sign-in costs one commit and lands whole or
+    not at all: the previous session's deletion, the new session row (written once),
+    ``last_login``, the sessions-page entry and the audit row.
+    """
     previous_key = request.session.session_key
-    # The backend is named: a user who just registered did not come from authenticate().
-    login(request, user, backend="accounts.backends.EmailBackend")
-    # login() keeps the key when the same user signs in again on this session; rotate it
-    # then too, so a planted or leaked pre-login id is always worthless. (Otherwise login()
-    # has rotated it already: a second rotation would only cost another session write.)
-    if request.session.session_key is None or request.session.session_key == previous_key:
-        request.session.cycle_key()
-    sessions.start(request, user)
-    # The session signed in before (same or another user) is gone: drop its listing too.
-    sessions.forget(previous_key)
-    audit.record(Event.LOGIN_SUCCEEDED, request=request, actor=user)
+    with transaction.atomic():
+        # The backend is named: a user who just registered did not come from authenticate().
+        login(request, user, backend="accounts.backends.EmailBackend")
+        # login() keeps the key when the same user signs in again on this session; rotate it
+        # then too, so a planted or leaked pre-login id is always worthless. (Otherwise login()
+        # has rotated it already.)
+        if request.session.session_key is None or request.session.session_key == previous_key:
+            request.session.cycle_key()
+        sessions.start(request, user)
+        # The session signed in before (same or another user) is gone: drop its listing too.
+        sessions.forget(previous_key)
+        audit.record(Event.LOGIN_SUCCEEDED, request=request, actor=user)
 
 
 def finish_response(request: HttpRequest, response: HttpResponse, result: LoginResult) -> HttpResponse:

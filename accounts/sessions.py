@@ -21,10 +21,11 @@ def _store(session_key: str):
 
 
 def start(request: HttpRequest, user: User) -> UserSession:
-    """Record the session that was just signed in (its key already rotated)."""
+    """Record the session that was just signed in (its key already rotated), and write it."""
     now = time.time()
     request.session[AUTH_AT] = now
-    request.session[SEEN_AT] = now  # saved with the response, by the session middleware
+    request.session[SEEN_AT] = now
+    request.session.save()  # in the sign-in's transaction; accounts.session_store writes it once
     return UserSession.objects.create(
         user=user,
         session_key=request.session.session_key,

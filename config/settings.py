@@ -238,7 +238,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 60
 
 # Sessions live in the database in every profile: revocation is exact, and a cache
 # outage does not sign anybody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "accounts.session_store"  # the database store, writing a sign-in's row once
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 1800)
 SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 43200)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT

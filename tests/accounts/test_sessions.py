@@ -6,9 +6,16 @@ import time
 from unittest import mock
 
 import pytest
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.contrib.sessions.models import Session
+from django.db import connection, connections
+from django.http import HttpResponse
 from django.test import Client
 
+from accounts import login as login_flow
 from accounts.models import AuditEvent, User, UserSession
 from tests.accounts.helpers import (
     ME_API,
@@ -77,6 +84,73 @@ def test_another_user_signing_in_on_the_same_browser_ends_the_first_users_sessio
     assert not session_exists(first_key)
     assert not UserSession.objects.filter(user=first).exists()
     assert client.get(ME_API).json()["id"] == str(second.pk)
+
+
+# --- One transaction, one session write --------------------------------------------
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+# Commits are only seen outside the test's own transaction; serialized_rollback restores the
+# data-migration rows that the flush after a transactional test removes.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_sign_in_commits_once_and_writes_its_session_row_once(client):
+    user = customer()
+    statements: list[tuple[str, bool]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, context["connection"].in_atomic_block))
+        return execute(sql, params, many, context)
+
+    database = type(connections["default"])
+    with connection.execute_wrapper(record), mock.patch.object(
+        database, "commit", autospec=True, side_effect=database.commit
+    ) as commits:
+        response = api_login_response(client, user.email)
+
+    assert response.status_code == 200
+    writes = [(sql, in_block) for sql, in_block in statements if sql.startswith(WRITES)]
+    assert writes and all(in_block for _sql, in_block in writes), writes
+    assert commits.call_count == 1
+    # Inserted once with the signed-in data: no query for a free key, no update at the response.
+    session_statements = [sql for sql, _in_block in statements if '"django_session"' in sql]
+    assert len(session_statements) == 1 and session_statements[0].startswith("INSERT"), session_statements
+    assert is_signed_in(client)
+
+
+def test_a_sign_in_that_fails_midway_leaves_nothing_behind():
+    user = customer()
+    browser = Client(raise_request_exception=False)
+
+    with mock.patch("accounts.login.audit.record", side_effect=RuntimeError("audit table unavailable")):
+        response = api_login_response(browser, user.email)
+
+    assert response.status_code == 500
+    assert not Session.objects.exists()
+    assert not UserSession.objects.filter(user=user).exists()
+    user.refresh_from_db()
+    assert user.last_login is None
+    assert not is_signed_in(browser)
+
+
+def test_the_session_changed_later_in_the_sign_in_request_is_saved_as_changed(rf):
+    user = customer()
+
+    def view(request):
+        request.session["basket"] = {"items": 1}  # before the sign-in: kept by login()
+        login_flow.sign_in(request, user)
+        request.session["basket"]["items"] = 2  # changed in place after the sign-in's write
+        request.session.modified = True
+        request.session["later"] = "kept"
+        return HttpResponse()
+
+    response = SessionMiddleware(view)(rf.post("/accounts/login/"))
+
+    key = response.cookies[settings.SESSION_COOKIE_NAME].value
+    stored = SessionStore(session_key=key).load()  # read back by Django's own store
+    assert stored[SESSION_KEY] == str(user.pk)
+    assert stored["basket"] == {"items": 2}
+    assert stored["later"] == "kept"
 
 
 # --- Sign-out ---------------------------------------------------------------------

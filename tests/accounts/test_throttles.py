@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEvent, User
 from tests.accounts.helpers import api_login_response, page_login, register_data
@@ -80,6 +82,17 @@ def test_throttled_attempt_is_audited(client):
     page_login(client, user.email, PASSWORD)
     assert AuditEvent.objects.filter(event="login_throttled").count() == 1
     assert AuditEvent.objects.filter(event="login_failed").count() == 5
+
+
+def test_a_throttled_attempt_costs_one_statement_its_audit_row(client):
+    user = customer()
+    _fill_account_bucket(client, user.email)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_login_response(client, user.email, PASSWORD)
+
+    assert response.status_code == 429
+    assert [query["sql"].split(" (")[0] for query in queries] == ['INSERT INTO "accounts_auditevent"']
 
 
 def test_page_throttle_is_429_with_a_clear_message(client):

@@ -109,7 +109,10 @@ def _row(instance: models.Model) -> dict:
 
 
 def _instance(model: type[models.Model], row: dict) -> models.Model:
-    return model.from_db(router.db_for_read(model), list(row), list(row.values()))
+    # By name, in the model's own field order: an entry written before a deploy that added or
+    # removed a field still rebuilds (a missing field is deferred, a removed one ignored).
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in row]
+    return model.from_db(router.db_for_read(model), names, [row[name] for name in names])
 
 
 def _rebuild(entry: dict):

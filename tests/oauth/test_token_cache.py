@@ -673,3 +673,23 @@ def test_a_token_row_given_a_new_value_in_place_refuses_the_old_value(token):
 
     assert not AccessToken.objects.filter(token_checksum=token_cache.checksum(token)).exists()
     assert_invalid_token(api_get(Client(), "/api/orders/", token))
+
+
+# --- An entry written by the previous deploy ----------------------------------------------------------------
+
+
+def test_an_entry_from_before_a_field_was_added_or_removed_rebuilds_by_name(token, alice):
+    """A deploy may add or drop a field while entries written by the old code are still alive."""
+    first = warm(token)
+    entry = entry_of(token)
+    user_row = dict(entry["user"])
+    del user_row["name"]  # a field the old code did not know: deferred, read when needed
+    entry["user"] = {"a_removed_field": "stale", **user_row}  # one the new code no longer has
+    cache.set(cache_key(token), entry, timeout=token_cache.TTL)
+
+    response, queries = get_counting_token_queries(token, "/api/me/")
+
+    assert response.status_code == 200
+    assert queries == []  # served from the entry
+    assert response.json()["email"] == alice.email and response.json()["name"] == alice.name
+    assert api_get(Client(), "/api/orders/", token).json() == first.json()

@@ -51,6 +51,7 @@ def password_change(*, request: HttpRequest, user: User, new_password: str) -> N
         user.save(update_fields=["password"])
         old_key = request.session.session_key
         update_session_auth_hash(request, user)  # rotates this session's key
+        request.session.save()  # the new key's row, in this transaction (not only at the response)
         sessions.rekey(old_key, request.session.session_key)
         revoke_credentials(user, except_session_key=request.session.session_key)
         audit.record(Event.PASSWORD_CHANGED, request=request, actor=user)

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import PasswordChangeForm
+from django.db import transaction
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -238,8 +239,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     post_reset_login = False
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        services.password_reset_complete(request=self.request, user=form.user)
+        # The new password and the revocation of every session and token land together:
+        # never a changed password with the old tokens still alive.
+        with transaction.atomic():
+            response = super().form_valid(form)
+            services.password_reset_complete(request=self.request, user=form.user)
         return response
 
 

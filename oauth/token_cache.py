@@ -20,14 +20,17 @@ What removes an entry: every write that could change the answer.
 - Its user's row changes (role, region, active, deleted, email...), except a sign-in's
   ``last_login`` stamp.
 - Its client's row changes.
-Removal leaves a tombstone for ``TTL`` seconds, in the same transaction and again after it
-commits, and a request stores an entry only where there is none (``cache.add``). A request
-that read the old row just before a change therefore cannot put it back afterwards. The
-role's permissions are not kept here: ``permissions.role_table`` reads them per request.
+Removal leaves a tombstone for ``TTL`` seconds, before the write (or, for a deletion, in its
+transaction) and again after the transaction commits, and a request stores an entry only
+where there is none (``cache.add``). A request that read the old row just before a change
+therefore cannot put it back afterwards. The role's permissions are not kept here:
+``permissions.role_table`` keeps them per process.
 
 When the cache is unreachable a request reads the database (never an answer older than
-the request), while a write that must remove an entry fails and rolls back: it answers 503
-and the client retries.
+the request), while a write that must remove an entry fails before it is written, or rolls
+back with its transaction: it answers 503 and the client retries. Those writes (revoking,
+deactivating, changing a password) therefore wait for the cache to come back, as sign-in
+does: an entry that could not be removed must not outlive the outage.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def _store(cache_key: str, access_token) -> None:
     entry = {
         "token": _row(access_token),
         "user": _row(access_token.user) if access_token.user_id else None,
-        "application": _row(access_token.application),
+        "application": _row(access_token.application) if access_token.application_id else None,
     }
     try:
         cache.add(cache_key, entry, timeout=seconds)
@@ -117,7 +120,8 @@ def _instance(model: type[models.Model], row: dict) -> models.Model:
 
 def _rebuild(entry: dict):
     access_token = _instance(get_access_token_model(), entry["token"])
-    access_token.application = _instance(get_application_model(), entry["application"])
+    if entry["application"] is not None:
+        access_token.application = _instance(get_application_model(), entry["application"])
     if entry["user"] is not None:
         access_token.user = _instance(get_user_model(), entry["user"])
     return access_token
@@ -161,6 +165,8 @@ def on_token_saving(sender, instance, raw=False, **kwargs) -> None:
 
 
 def on_token_deleted(sender, instance, **kwargs) -> None:
+    if instance.expires is not None and instance.expires <= timezone.now():
+        return  # an entry never outlives its token (cleartokens deletes only expired ones)
     forget([instance.token_checksum])
 
 
@@ -168,22 +174,30 @@ def on_token_deleted(sender, instance, **kwargs) -> None:
 IRRELEVANT_USER_FIELDS = frozenset({"last_login"})
 
 
-def on_user_saved(sender, instance, created, update_fields=None, **kwargs) -> None:
-    if created or (update_fields is not None and set(update_fields) <= IRRELEVANT_USER_FIELDS):
+# Users and clients are handled before their row is written (pre_save): if the cache cannot
+# be reached, the save fails before anything is written, even outside a transaction.
+
+
+def on_user_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    if raw or instance._state.adding:
+        return
+    if update_fields is not None and set(update_fields) <= IRRELEVANT_USER_FIELDS:
         return
     forget(_checksums_of(user_id=instance.pk))
 
 
-def on_application_saved(sender, instance, created, **kwargs) -> None:
-    if not created:
+def on_application_saving(sender, instance, raw=False, **kwargs) -> None:
+    if not raw and not instance._state.adding:
         forget(_checksums_of(application_id=instance.pk))
 
 
 def connect() -> None:
-    from django.db.models.signals import post_delete, post_save, pre_save
+    from django.db.models.signals import post_delete, pre_save
 
     AccessToken = get_access_token_model()
     pre_save.connect(on_token_saving, sender=AccessToken, dispatch_uid="token_cache_token_saving")
     post_delete.connect(on_token_deleted, sender=AccessToken, dispatch_uid="token_cache_token_deleted")
-    post_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="token_cache_user_saved")
-    post_save.connect(on_application_saved, sender=get_application_model(), dispatch_uid="token_cache_application_saved")
+    pre_save.connect(on_user_saving, sender=get_user_model(), dispatch_uid="token_cache_user_saving")
+    pre_save.connect(
+        on_application_saving, sender=get_application_model(), dispatch_uid="token_cache_application_saving"
+    )

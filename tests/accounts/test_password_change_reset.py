@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from importlib import import_module
+from unittest import mock
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.core import mail
-from django.test import Client
+from django.test import Client, RequestFactory
 
+from accounts import services
 from accounts.models import AuditEvent, User, UserSession
 from tests.accounts.helpers import is_signed_in, page_login, session_cookie
 from tests.factories import PASSWORD, customer
@@ -156,3 +161,36 @@ def test_reset_link_works_once():
     # Django renders the "invalid link" page instead of redirecting to the form.
     assert again.status_code == 200
     assert not again.context["validlink"]
+
+
+def test_a_reset_that_fails_after_the_password_is_set_keeps_the_old_password():
+    """The new password and ending every session land together: never one without the other."""
+    user = customer()
+    laptop = Client()
+    page_login(laptop, user.email)
+    resetter = Client(raise_request_exception=False)
+    resetter.post(RESET, {"email": user.email})
+
+    with mock.patch("accounts.services.revoke_credentials", side_effect=RuntimeError("sessions table unavailable")):
+        response = _complete_reset(resetter, _reset_link(mail.outbox[0]))
+
+    assert response.status_code == 500
+    assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+    assert is_signed_in(laptop)
+
+
+def test_password_change_writes_the_new_session_row_in_its_own_transaction(client):
+    """The rotated key's row exists as soon as the change commits, not only once the response is sent."""
+    user = customer()
+    page_login(client, user.email)
+    request = RequestFactory().post(CHANGE)
+    request.user = User.objects.get(pk=user.pk)
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_cookie(client))
+    request.session.load()
+
+    services.password_change(request=request, user=request.user, new_password=NEW_PASSWORD)
+
+    new_key = request.session.session_key
+    assert new_key != session_cookie(client)
+    assert Session.objects.filter(session_key=new_key).exists()
+    assert list(UserSession.objects.filter(user=user).values_list("session_key", flat=True)) == [new_key]

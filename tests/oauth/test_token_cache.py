@@ -29,11 +29,14 @@ from types import SimpleNamespace
 
 import oauth2_provider.models as dot_models
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
@@ -133,17 +136,21 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def cache_down():
-    """The shared cache is unreachable (a Redis nobody listens for); the database is fine."""
-    unreachable = {
+def unreachable_cache() -> dict:
+    """CACHES for a Redis nobody listens for."""
+    return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
-    with override_settings(CACHES=unreachable):
+
+
+@pytest.fixture
+def cache_down():
+    """The shared cache is unreachable (a Redis nobody listens for); the database is fine."""
+    with override_settings(CACHES=unreachable_cache()):
         with pytest.raises(Exception) as down:  # django.core.cache.cache follows the setting
             cache.get("anything")
         assert is_service_outage(down.value)
@@ -603,6 +610,64 @@ def test_with_the_cache_down_the_revocation_endpoint_answers_503_and_keeps_the_t
 
     assert response.status_code == 503, response.content
     assert AccessToken.objects.exists()
+
+
+def test_with_the_cache_down_a_user_change_outside_a_transaction_is_not_written(token, alice, cache_down):
+    """The entry is dropped before the row is written: no transaction is needed to keep them in step."""
+    alice.is_active = False
+    with pytest.raises(Exception) as raised:
+        alice.save()
+
+    assert is_service_outage(raised.value)
+    assert User.objects.get(pk=alice.pk).is_active
+
+
+def test_with_the_cache_down_a_password_reset_changes_nothing_and_its_link_still_works(token, alice):
+    """Never a new password with the old tokens alive: the reset lands whole once the cache is back."""
+    uid = urlsafe_base64_encode(force_bytes(alice.pk))
+    browser = Client(raise_request_exception=False)
+    set_password_page = browser.get(f"/accounts/password/reset/{uid}/{default_token_generator.make_token(alice)}/")
+    assert set_password_page.status_code == 302
+    new_password = "a brand new passphrase 42"
+    form = {"new_password1": new_password, "new_password2": new_password}
+
+    with override_settings(CACHES=unreachable_cache()):
+        refused = browser.post(set_password_page["Location"], form)
+
+    assert refused.status_code == 503
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD) and AccessToken.objects.filter(user=alice).exists()
+
+    done = browser.post(set_password_page["Location"], form)
+    assert done.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password(new_password) and not AccessToken.objects.filter(user=alice).exists()
+    assert_invalid_token(api_get(Client(), "/api/orders/", token))
+
+
+def test_with_the_cache_down_an_expired_token_can_still_be_cleared(alice, public_client, cache_down):
+    """An entry never outlives its token, so deleting an expired one (cleartokens) needs no cache."""
+    mint_token(alice, public_client.application, ALL, expires_in=-60)
+
+    AccessToken.objects.filter(expires__lt=timezone.now()).delete()
+
+    assert not AccessToken.objects.exists()
+
+
+# --- A token without a client ------------------------------------------------------------------------------
+
+
+def test_a_token_without_a_client_is_cached_and_answered_without_an_error(alice):
+    """DOT allows a token row with no application (made in a shell or the admin)."""
+    raw = mint_token(alice, None, ALL)
+
+    first, first_queries = get_counting_token_queries(raw, "/api/me/")
+    second, second_queries = get_counting_token_queries(raw, "/api/me/")
+
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    assert len(first_queries) == 1 and second_queries == []
+    assert entry_of(raw)["application"] is None
 
 
 # --- Machine clients -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import login as login_flow
-from config.api import StrictSerializerMixin, TooManyLoginAttempts, enforce_csrf, error_body
+from core.api import StrictSerializerMixin, TooManyLoginAttempts, enforce_csrf, error_body
 
 
 class LoginSerializer(StrictSerializerMixin, serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Session limits, enforced on every request of a signed-in browser."""
+"""Per-request account context: the audit log's request binding and session limits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,19 @@ from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 
 from accounts import audit, sessions
+
+
+class AuditContextMiddleware:
+    """Bind the request to the audit log for its whole life, so events recorded where no
+    request is at hand (the OAuth validator works on oauthlib's request) still get the
+    client's IP and user agent."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with audit.bound_to(request):
+            return self.get_response(request)
 
 
 class SessionLimitsMiddleware:

@@ -23,7 +23,7 @@ from orders.models import Order
 from orders.serializers import OrderSerializer
 from orders.views import PAGE_SIZE as HTML_PAGE_SIZE
 
-API_PAGE_SIZE = 50  # config.api.Pagination's default
+API_PAGE_SIZE = 50  # core.api.Pagination's default
 
 
 def _json(data: dict, status: int = 200) -> HttpResponse:

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_ratelimit",
     "oauth2_provider",
+    "core",
     "accounts",
     "permissions",
     "orders",
@@ -123,19 +124,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestLogMiddleware",
+    "core.middleware.RequestLogMiddleware",
+    "accounts.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.middleware.SecurityHeadersMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "config.csrf.CsrfViewMiddleware",
+    "core.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.LoginRequiredByDefaultMiddleware",
+    "core.middleware.LoginRequiredByDefaultMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -246,7 +248,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # The JSON API reads it to send X-CSRFToken.
-CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "core.errors.csrf_failure"
 if IS_PRODUCTION:
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
@@ -274,7 +276,7 @@ KNOWN_DEVICE_MAX_AGE = 60 * 60 * 24 * 180
 # single-process local profile and nowhere else, so only there is the check silenced.
 SILENCED_SYSTEM_CHECKS = [
     # security.W003 looks for the exact path django.middleware.csrf.CsrfViewMiddleware;
-    # config.csrf.CsrfViewMiddleware is that class, subclassed only to accept the null
+    # core.csrf.CsrfViewMiddleware is that class, subclassed only to accept the null
     # Origin of the no-referrer consent page (the token check still applies everywhere).
     "security.W003",
 ]
@@ -335,12 +337,12 @@ USE_TZ = True
 REST_FRAMEWORK = {
     # The bearer class comes first: a request with an Authorization header is decided
     # by it alone, and a missing credential is a 401 that names the Bearer scheme.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth.authentication.BearerAuthentication", "config.api.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth.authentication.BearerAuthentication", "core.api.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "permissions.drf.TokenScope"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -360,7 +362,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"outage": {"()": "config.unavailable.OutageLogFilter"}},
+    "filters": {"outage": {"()": "core.unavailable.OutageLogFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["outage"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {

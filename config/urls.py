@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
-from config import errors, health, schema  # noqa: F401 - schema registers the auth schemes
+from core import errors, health, schema  # noqa: F401 - schema registers the auth schemes
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from orders import api as orders_api
 from permissions import api as permissions_api

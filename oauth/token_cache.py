@@ -44,7 +44,7 @@ from django.db import models, router, transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
-from config.unavailable import is_service_outage
+from core.unavailable import is_service_outage
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.api import StrictSerializerMixin
+from core.api import StrictSerializerMixin
 from orders.models import MAX_AMOUNT, MIN_AMOUNT, Currency, Order, RefundRequest
 
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api import user_summary
 from accounts.models import Region, Role, User
-from config.api import StrictSerializerMixin
+from core.api import StrictSerializerMixin
 from permissions import policy
 from permissions.drf import ANY_TOKEN
 from permissions.enforce import require

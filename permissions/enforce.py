@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from accounts import audit
-from config.unavailable import is_service_outage
+from core.unavailable import is_service_outage
 from permissions import policy
 
 ACTIONS: dict[str, str] = {

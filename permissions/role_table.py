@@ -27,7 +27,7 @@ import uuid
 from django.core.cache import cache
 from django.db import transaction
 
-from config.unavailable import is_service_outage
+from core.unavailable import is_service_outage
 from permissions.models import RolePermission
 
 log = logging.getLogger(__name__)

@@ -122,7 +122,7 @@ def test_database_down_is_503_for_pages_api_and_oauth(client_500):
 
 
 def test_readyz_is_503_when_the_database_is_down(client):
-    with mock.patch("config.health.connection.cursor", side_effect=OperationalError("down")):
+    with mock.patch("core.health.connection.cursor", side_effect=OperationalError("down")):
         response = client.get("/readyz/")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
@@ -246,7 +246,7 @@ def test_the_csrf_middleware_in_use_is_djangos_own():
 
 
 def test_an_outage_is_logged_as_one_line_not_a_traceback_per_request():
-    from config.unavailable import OutageLogFilter
+    from core.unavailable import OutageLogFilter
 
     def record_for(error: BaseException) -> logging.LogRecord:
         try:

@@ -230,7 +230,7 @@ def test_readyz_is_503_without_detail_when_the_cache_is_down(client, monkeypatch
         def get(self, *args, **kwargs):
             raise ConnectionError("cache down at 10.0.0.5:6379")
 
-    monkeypatch.setattr("config.health.cache", BrokenCache())
+    monkeypatch.setattr("core.health.cache", BrokenCache())
     response = client.get("/readyz/")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}

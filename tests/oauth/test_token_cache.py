@@ -41,7 +41,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from accounts.models import Region, Role, User
-from config.unavailable import is_service_outage
+from core.unavailable import is_service_outage
 from oauth import consent, token_cache
 from oauth.models import ClientPolicy
 from tests.factories import PASSWORD, OrderFactory, admin, customer, support

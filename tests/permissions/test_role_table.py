@@ -29,7 +29,7 @@ from django.test import Client, override_settings
 from oauth2_provider.models import get_application_model
 
 from accounts.models import Role
-from config.unavailable import is_service_outage
+from core.unavailable import is_service_outage
 from oauth.registration import register_client
 from permissions import policy, role_table
 from permissions.models import RolePermission

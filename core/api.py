@@ -16,9 +16,9 @@ from rest_framework import authentication, exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from config.unavailable import RETRY_AFTER_SECONDS, is_service_outage
+from core.unavailable import RETRY_AFTER_SECONDS, is_service_outage
 
-logger = logging.getLogger("config.api")
+logger = logging.getLogger("core.api")
 
 class CSRFFailed(exceptions.PermissionDenied):
     default_detail = "CSRF verification failed: send the X-CSRFToken header from GET /api/auth/csrf/."

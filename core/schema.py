@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class SessionScheme(OpenApiAuthenticationExtension):
-    target_class = "config.api.SessionAuthentication"
+    target_class = "core.api.SessionAuthentication"
     name = "session"
 
     def get_security_definition(self, auto_schema):

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from config.api import error_body
-from config.unavailable import RETRY_AFTER_SECONDS, is_service_outage
+from core.api import error_body
+from core.unavailable import RETRY_AFTER_SECONDS, is_service_outage
 
 logger = logging.getLogger(__name__)
 

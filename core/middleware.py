@@ -11,9 +11,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 
-from accounts import audit
-
-from config.unavailable import is_service_outage
+from core.unavailable import is_service_outage
 
 request_logger = logging.getLogger("request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -75,8 +73,7 @@ class RequestLogMiddleware:
     def __call__(self, request):
         request.id = self._request_id(request)
         started = time.perf_counter()
-        with audit.bound_to(request):
-            response = self.get_response(request)
+        response = self.get_response(request)
         response["X-Request-ID"] = request.id
         request_logger.info(json.dumps(self._record(request, response, started)))
         return response

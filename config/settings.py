@@ -117,10 +117,11 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "oauth2_provider",
     "core",
+    # Lower layers first: each app may import only the ones above it (README, "How it is built").
     "accounts",
     "permissions",
-    "orders",
     "oauth",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -423,9 +424,7 @@ OAUTH2_PROVIDER = {
     "OIDC_SERVER_CLASS": "oauth.server.Server",
     "OAUTH2_SERVER_CLASS": "oauth.server.Server",
     "OAUTH2_VALIDATOR_CLASS": "oauth.validators.Validator",
-    "SCOPES_BACKEND_CLASS": "permissions.scopes.CatalogueScopes",
-    "SCOPES": {"openid": "OpenID Connect", "profile": "Name", "email": "Email", "orders:read": "Read orders", "orders:write": "Write orders"},
-    "DEFAULT_SCOPES": ["openid"],
+    "SCOPES_BACKEND_CLASS": "oauth.scopes.CatalogueScopes",  # scopes are declared by the apps (policy.py)
     "PKCE_REQUIRED": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],  # http only on loopback, see oauth.views.AuthorizeView.redirect
     "ALLOW_URI_WILDCARDS": False,

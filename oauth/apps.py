@@ -8,6 +8,8 @@ class OAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oauth import token_cache
+        from core.rules import registry
+        from oauth import policy, token_cache
 
         token_cache.connect()
+        registry.register(permissions=policy.PERMISSIONS, scopes=policy.SCOPES)

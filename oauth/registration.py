@@ -12,7 +12,7 @@ from oauth2_provider.models import get_application_model
 
 from accounts.models import Region, Role
 from oauth.models import ClientPolicy
-from permissions.scopes import CATALOGUE
+from permissions.scopes import catalogue
 
 Application = get_application_model()
 
@@ -41,9 +41,10 @@ def validate_redirect_uri(uri: str) -> None:
 
 
 def validate_scopes(scopes: list[str]) -> None:
-    unknown = [scope for scope in scopes if scope not in CATALOGUE]
+    known = catalogue()
+    unknown = [scope for scope in scopes if scope not in known]
     if unknown:
-        raise ValidationError(f"Unknown scope(s): {', '.join(unknown)}. Known: {', '.join(CATALOGUE)}.")
+        raise ValidationError(f"Unknown scope(s): {', '.join(unknown)}. Known: {', '.join(known)}.")
     if not scopes:
         raise ValidationError("Give at least one scope.")
 

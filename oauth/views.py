@@ -27,7 +27,7 @@ from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from accounts import audit, sessions, throttles
 from oauth import consent
 from oauth.models import Consent
-from permissions.scopes import CATALOGUE, describe
+from permissions.scopes import catalogue, describe
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -302,7 +302,7 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "claims_supported": ["sub", "name", "email", "email_verified", "auth_time", "iss", "aud", "exp", "iat", "nonce"],
-                "scopes_supported": list(CATALOGUE),
+                "scopes_supported": list(catalogue()),
             }
         )
         return JsonResponse(data)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from orders import selectors, services
 from orders.models import Order, RefundRequest
+from orders.policy import READ_SCOPE, WRITE_SCOPE
 from orders.serializers import (
     OrderCreateSerializer,
     OrderSerializer,
@@ -18,7 +19,6 @@ from orders.serializers import (
     RefundRequestSerializer,
 )
 from permissions.enforce import require
-from permissions.scopes import READ_SCOPE, WRITE_SCOPE
 
 ORDER_SCOPES = {"GET": READ_SCOPE, "POST": WRITE_SCOPE}
 

@@ -8,25 +8,14 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from accounts import audit
+from core.rules import registry
 from core.unavailable import is_service_outage
 from permissions import policy
 
-ACTIONS: dict[str, str] = {
-    "orders.view_order": "view orders",
-    "orders.add_order": "create orders",
-    "orders.pay_order": "pay this order",
-    "orders.cancel_order": "cancel this order",
-    "orders.request_refund": "request a refund for this order",
-    "orders.view_refundrequest": "view refund requests",
-    "orders.decide_refund": "decide this refund request",
-    "accounts.view_user": "view users",
-    "accounts.change_user": "change this user",
-    "accounts.delete_user": "delete users",
-}
-
-
 def denial_message(perm: str) -> str:
-    return f"You do not have permission to {ACTIONS.get(perm, 'perform this action')}"
+    """The contract's 403 message, with the phrase the permission's owning app declared."""
+    declared = registry.permission(perm)
+    return f"You do not have permission to {declared.phrase if declared else 'perform this action'}"
 
 
 def require(request: HttpRequest, perm: str, obj=None) -> None:

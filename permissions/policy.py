@@ -1,222 +1,34 @@
-"""The policy: every access rule of the project, in one place.
+"""The engine: decide one action, or filter a list, with the rules every app declares.
 
-A rule is a list of checks on the object's attributes. Each check is written once and
-gives both answers the project needs:
+The rules themselves live with the apps they are about (``orders/policy.py``,
+``accounts/policy.py``, ...), declared once per permission in :mod:`core.rules` records and
+registered when the apps become ready. This module answers the two questions with them:
 
-- ``Check.holds(obj)``: may the principal act on *this* object?
-- ``Check.q()``: the same condition as a database filter, for "which objects may the
-  principal see?" — lists never check objects one by one in Python.
+- :func:`decide`: may the principal do ``perm`` (on this object)? With the reason.
+- :func:`restrict`: which objects may the principal ``perm``? The same rules, as one
+  database filter (NetBox's ``restrict``).
 
 A principal is whoever a request acts for: a user, or (OAuth client credentials) a
 machine client with a role and region of its own. Anything with ``pk``, ``role``,
 ``region`` and ``is_active`` will do.
 
-Where a new rule goes: add a builder below and list it in ``OBJECT_RULES`` under the
-permission it governs; give the role the permission in ``roles.py`` (and a data
-migration); the agreement test in ``tests/permissions`` then covers it automatically.
+Where a new rule goes: in the owning app's ``policy.py``, in the record of the permission
+it governs; the default grant to a role goes in the same record and in that app's data
+migration. The agreement tests in ``tests/permissions`` then cover it automatically, and
+``python manage.py policy`` prints it with every other rule.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from django.db.models import Manager, Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 
-from accounts.models import Role
+from core.rules import Check, Permission, Principal, Rule, registry
 from permissions import role_table
 
-MANAGER_REFUND_LIMIT = Decimal("500.00")
-
-
-class Principal(Protocol):
-    pk: Any
-    role: str
-    region: str
-    is_active: bool
-
-
-# --- Checks and rules -------------------------------------------------------
-
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "exact": operator.eq,
-    "lte": lambda value, limit: value is not None and value <= limit,
-    "in": lambda value, options: value in options,
-    "isnull": lambda value, expected: (value is None) is expected,
-}
-
-
-def _resolve(obj: Any, path: list[str]) -> list[Any]:
-    """Follow a ``a__b__c`` path like the ORM does; a to-many step yields every related value."""
-    values = [obj]
-    for step in path:
-        following: list[Any] = []
-        for value in values:
-            if value is None:
-                following.append(None)
-                continue
-            attribute = getattr(value, step)
-            if isinstance(attribute, Manager):
-                following.extend(attribute.all())
-            else:
-                following.append(attribute)
-        values = following
-    return values
-
-
-@dataclass(frozen=True)
-class Check:
-    """One condition on an object attribute, e.g. ``status == "pending"``."""
-
-    path: str
-    op: str
-    value: Any
-    fails_because: str
-    negate: bool = False
-
-    def q(self) -> Q:
-        condition = Q(**{f"{self.path}__{self.op}": self.value})
-        return ~condition if self.negate else condition
-
-    def holds(self, obj: Model) -> bool:
-        compare = OPERATORS[self.op]
-        matched = any(compare(value, self.value) for value in _resolve(obj, self.path.split("__")))
-        return matched is not self.negate
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Checks that together allow an action; the name says why it was allowed."""
-
-    name: str
-    checks: tuple[Check, ...] = ()
-
-    def q(self) -> Q:
-        condition = Q()
-        for check in self.checks:
-            condition &= check.q()
-        return condition
-
-    def first_failure(self, obj: Model) -> Check | None:
-        return next((check for check in self.checks if not check.holds(obj)), None)
-
-
-def owned_by(principal: Principal, prefix: str = "") -> Check:
-    return Check(f"{prefix}owner_id", "exact", principal.pk, "the order belongs to someone else")
-
-
-def in_region(principal: Principal, prefix: str = "") -> Check:
-    return Check(f"{prefix}region", "exact", principal.region, "the order is outside your region")
-
-
-def status_is(status: str, what: str, prefix: str = "") -> Check:
-    return Check(f"{prefix}status", "exact", status, f"the {what} is not {status}")
-
-
-NO_PENDING_REFUND = Check(
-    "refund_requests__status", "exact", "pending", "a refund request for the order is already pending", negate=True
-)
-
-
-def separation_of_duties(principal: Principal) -> tuple[Check, ...]:
-    return (
-        Check("requested_by_id", "exact", principal.pk, "you made this refund request", negate=True),
-        Check("order__owner_id", "exact", principal.pk, "you own the order", negate=True),
-    )
-
-
-# --- Rules per permission ---------------------------------------------------
-
-
-def view_order_rules(principal: Principal, prefix: str = "") -> list[Rule]:
-    if principal.role == Role.CUSTOMER:
-        return [Rule("customers see their own orders", (owned_by(principal, prefix),))]
-    if principal.role in (Role.SUPPORT, Role.MANAGER):
-        return [Rule(f"{principal.role} sees orders in own region", (in_region(principal, prefix),))]
-    if principal.role == Role.ADMIN:
-        return [Rule("admins see every order")]
-    return []
-
-
-def view_refund_request_rules(principal: Principal) -> list[Rule]:
-    return [
-        Rule(f"{rule.name} and their refund requests", rule.checks)
-        for rule in view_order_rules(principal, prefix="order__")
-    ]
-
-
-def own_pending_order_rules(principal: Principal) -> list[Rule]:
-    if principal.role != Role.CUSTOMER:
-        return []
-    return [Rule("customers act on their own pending orders", (owned_by(principal), status_is("pending", "order")))]
-
-
-def request_refund_rules(principal: Principal) -> list[Rule]:
-    state = (status_is("paid", "order"), NO_PENDING_REFUND)
-    if principal.role == Role.CUSTOMER:
-        return [Rule("customers ask refunds of their own paid orders", (owned_by(principal), *state))]
-    if principal.role == Role.SUPPORT:
-        return [Rule("support asks refunds of paid orders in own region", (in_region(principal), *state))]
-    return []
-
-
-def decide_refund_rules(principal: Principal) -> list[Rule]:
-    pending = status_is("pending", "refund request")
-    if principal.role == Role.MANAGER:
-        limit = Check(
-            "order__amount", "lte", MANAGER_REFUND_LIMIT, f"the amount is above {MANAGER_REFUND_LIMIT}, a manager's limit"
-        )
-        checks = (in_region(principal, "order__"), limit, pending, *separation_of_duties(principal))
-        return [Rule("managers decide refunds up to the limit in own region", checks)]
-    if principal.role == Role.ADMIN:
-        return [Rule("admins decide any refund", (pending, *separation_of_duties(principal)))]
-    return []
-
-
-def not_deleted() -> Check:
-    return Check("deleted_at", "isnull", True, "the account was deleted")
-
-
-def view_user_rules(principal: Principal) -> list[Rule]:
-    if principal.role != Role.ADMIN:
-        return []
-    return [Rule("admins see every account", (not_deleted(),))]
-
-
-def manage_user_rules(principal: Principal) -> list[Rule]:
-    if principal.role != Role.ADMIN:
-        return []
-    not_self = Check("pk", "exact", principal.pk, "admins cannot change or delete their own account here", negate=True)
-    return [Rule("admins manage other accounts", (not_deleted(), not_self))]
-
-
-OBJECT_RULES: dict[str, Callable[[Principal], list[Rule]]] = {
-    "orders.view_order": view_order_rules,
-    "orders.pay_order": own_pending_order_rules,
-    "orders.cancel_order": own_pending_order_rules,
-    "orders.request_refund": request_refund_rules,
-    "orders.view_refundrequest": view_refund_request_rules,
-    "orders.decide_refund": decide_refund_rules,
-    "accounts.view_user": view_user_rules,
-    "accounts.change_user": manage_user_rules,
-    "accounts.delete_user": manage_user_rules,
-}
-
-# The model each object permission is about; any other object is refused.
-OBJECT_MODELS: dict[str, str] = {
-    "orders.view_order": "orders.order",
-    "orders.pay_order": "orders.order",
-    "orders.cancel_order": "orders.order",
-    "orders.request_refund": "orders.order",
-    "orders.view_refundrequest": "orders.refundrequest",
-    "orders.decide_refund": "orders.refundrequest",
-    "accounts.view_user": "accounts.user",
-    "accounts.change_user": "accounts.user",
-    "accounts.delete_user": "accounts.user",
-}
+__all__ = ["Check", "Decision", "Principal", "Rule", "decide", "restrict", "role_permissions", "visible_q"]
 
 
 # --- Decisions --------------------------------------------------------------
@@ -249,6 +61,11 @@ def role_permissions(principal: Principal) -> frozenset[str]:
     return permissions
 
 
+def _object_permission(perm: str) -> Permission | None:
+    declared = registry.permission(perm)
+    return declared if declared is not None and declared.rules is not None else None
+
+
 def _model_label(obj: Any) -> str:
     meta = getattr(obj, "_meta", None)
     return meta.label_lower if meta is not None else ""
@@ -262,9 +79,10 @@ def decide(principal: Principal, perm: str, obj: Any = None) -> Decision:
         return Decision(False, f"role {principal.role} does not hold {perm}")
     if obj is None:
         return Decision(True, f"role {principal.role} holds {perm}")
-    if OBJECT_MODELS.get(perm) != _model_label(obj):
+    declared = _object_permission(perm)
+    if declared is None or declared.model != _model_label(obj):
         return Decision(False, f"{perm} does not apply to {_model_label(obj) or type(obj).__name__}")
-    rules = OBJECT_RULES[perm](principal)
+    rules = declared.rules(principal)
     failures: list[str] = []
     for rule in rules:
         failure = rule.first_failure(obj)
@@ -276,9 +94,10 @@ def decide(principal: Principal, perm: str, obj: Any = None) -> Decision:
 
 def visible_q(principal: Principal, perm: str) -> Q | None:
     """The database filter for objects the principal may ``perm``; None means none at all."""
-    if not decide(principal, perm).allowed or perm not in OBJECT_RULES:
+    declared = _object_permission(perm)
+    if declared is None or not decide(principal, perm).allowed:
         return None
-    rules = OBJECT_RULES[perm](principal)
+    rules = declared.rules(principal)
     if not rules:
         return None
     condition = rules[0].q()
@@ -292,3 +111,7 @@ def restrict(queryset: QuerySet, principal: Principal, perm: str) -> QuerySet:
     condition = visible_q(principal, perm)
     return queryset.none() if condition is None else queryset.filter(condition)
 
+
+
+# The engine's own permission: the role table is shown (read-only) in the Django admin.
+PERMISSIONS = (Permission("permissions.view_rolepermission", "view the role table", ("admin",)),)

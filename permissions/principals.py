@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.rules import registry
 from permissions import policy
 from permissions.scopes import permissions_for_scopes
 
-# A machine client never decides a refund request, whatever its role.
-MACHINE_FORBIDDEN = frozenset({"orders.decide_refund"})
+
+def people_only() -> frozenset[str]:
+    """What a machine client never holds, whatever its role (declared ``people_only``)."""
+    return frozenset(permission.name for permission in registry.permissions() if permission.people_only)
 
 
 @dataclass
@@ -26,7 +29,7 @@ class ClientPrincipal:
     _role_permissions: tuple | None = field(default=None, repr=False)
 
     def narrow_permissions(self, permissions: frozenset[str]) -> frozenset[str]:
-        return (permissions & permissions_for_scopes(self.scopes)) - MACHINE_FORBIDDEN
+        return (permissions & permissions_for_scopes(self.scopes)) - people_only()
 
     def has_perm(self, perm: str, obj=None) -> bool:
         return policy.decide(self, perm, obj).allowed

@@ -10,7 +10,7 @@ from django.test import Client
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauth.models import Consent
-from permissions.scopes import CATALOGUE
+from permissions.scopes import catalogue
 from tests.factories import customer
 from tests.oauth.helpers import (
     AUTHORIZE_PATH,
@@ -60,7 +60,7 @@ def test_the_first_authorization_shows_the_consent_page_with_the_app_and_each_sc
     text = html.unescape(page.content.decode())
     assert "Demo App" in text
     for name in scopes.split():
-        assert CATALOGUE[name].description in text
+        assert catalogue()[name].description in text
     assert section(text, "asks to") == scopes.split()
     assert "127.0.0.1:8765" in text  # where the user will be sent back
     (form,) = [f for f in forms(text) if f["id"] == "authorizationForm"]
@@ -232,9 +232,9 @@ def test_connected_apps_lists_the_app_with_its_scopes(browser, public_client):
     assert page.status_code == 200
     text = html.unescape(page.content.decode())
     assert "Demo App" in text
-    assert CATALOGUE["orders:read"].description in text
-    assert CATALOGUE["openid"].description in text
-    assert CATALOGUE["orders:write"].description not in text
+    assert catalogue()["orders:read"].description in text
+    assert catalogue()["openid"].description in text
+    assert catalogue()["orders:write"].description not in text
 
 
 def test_revoking_an_app_kills_its_tokens_for_that_user_and_forgets_the_consent(alice, browser, public_client, other_public_client):

@@ -1,7 +1,7 @@
 """The per-object answer and the list filter are one rule: they must agree on every object.
 
 For a fixture world covering every status, region, amount and relationship, and for every
-role principal and every permission in ``policy.OBJECT_RULES``::
+role principal and every object permission the apps declare::
 
     {obj for obj in all objects if user.has_perm(perm, obj)} == set(policy.restrict(all, user, perm))
 """
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Region, Role, User
 from orders.models import Order, RefundRequest
+from core.rules import registry
 from permissions import policy
 from permissions.principals import ClientPrincipal
 from tests.factories import UserFactory
@@ -153,9 +154,10 @@ def test_the_world_covers_every_combination(world):
 def test_has_perm_and_restrict_agree_on_every_object(world, principal):
     user = principal_named(world, principal)
     mismatches = []
-    for perm in policy.OBJECT_RULES:
-        model = apps.get_model(policy.OBJECT_MODELS[perm])
-        objects = all_objects(policy.OBJECT_MODELS[perm])
+    for permission in registry.object_permissions():
+        perm = permission.name
+        model = apps.get_model(permission.model)
+        objects = all_objects(permission.model)
         one_by_one = {obj.pk for obj in objects if user.has_perm(perm, obj)}
         filtered = set(policy.restrict(model.objects.all(), user, perm).values_list("pk", flat=True))
         if one_by_one != filtered:
@@ -168,8 +170,9 @@ def test_has_perm_and_restrict_agree_on_every_object(world, principal):
 
 def test_the_agreement_is_not_trivial(world):
     """Each permission is held on some objects by someone, and refused on some objects to them too."""
-    for perm in policy.OBJECT_RULES:
-        model = apps.get_model(policy.OBJECT_MODELS[perm])
+    for permission in registry.object_permissions():
+        perm = permission.name
+        model = apps.get_model(permission.model)
         total = model.objects.count()
         sizes = {
             name: policy.restrict(model.objects.all(), principal_named(world, name), perm).count() for name in PRINCIPALS

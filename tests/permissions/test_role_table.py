@@ -33,7 +33,7 @@ from core.unavailable import is_service_outage
 from oauth.registration import register_client
 from permissions import policy, role_table
 from permissions.models import RolePermission
-from permissions.roles import DEFAULT_ROLE_PERMISSIONS
+from core.rules import registry
 from tests.factories import OrderFactory, customer
 from tests.oauth.helpers import REDIRECT_URI, api_get, api_post, assert_api_error, mint_token
 from tests.permissions.sessions import api_client
@@ -42,6 +42,7 @@ from tests.permissions.sessions import api_post as session_post
 pytestmark = pytest.mark.django_db
 
 CUSTOMER = Role.CUSTOMER
+DEFAULT_ROLE_PERMISSIONS = registry.default_grants()
 DEFAULT_CUSTOMER = frozenset(DEFAULT_ROLE_PERMISSIONS[CUSTOMER])
 
 

@@ -1,33 +1,12 @@
-"""Admin pages for accounts. Role and activation changes go through the same services as the API."""
+"""Admin pages for accounts: the audit log. Users are administered from ``permissions/admin.py``,
+next to the users API: who may manage whom is an authorization question."""
 
 from django.contrib import admin
 
-from accounts import services
-from accounts.models import AuditEvent, User
-from permissions.admin_mixins import PolicyAdmin, ReadOnlyAdmin
+from accounts.models import AuditEvent
+from core.admin import ReadOnlyAdmin
 
 admin.site.site_header = "Auth done right: administration"
-
-
-@admin.register(User)
-class UserAdmin(PolicyAdmin):
-    view_on_site = False  # the user's "page" is their own profile, not something an admin opens
-    list_display = ["email", "name", "role", "region", "is_active", "date_joined"]
-    list_filter = ["role", "region", "is_active"]
-    search_fields = ["email", "name"]
-    fields = ["email", "name", "role", "region", "is_active", "email_verified", "date_joined", "last_login"]
-    readonly_fields = ["email", "name", "email_verified", "date_joined", "last_login"]
-
-    def save_model(self, request, obj, form, change):
-        services.user_update(
-            user=obj, acting_user=request.user, request=request, role=obj.role, region=obj.region, is_active=obj.is_active
-        )
-
-    def delete_model(self, request, obj):
-        services.user_delete(user=obj, acting_user=request.user, request=request)
-
-    def get_actions(self, request):
-        return {}  # bulk delete would skip the scrubbing service
 
 
 @admin.register(AuditEvent)

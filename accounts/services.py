@@ -8,26 +8,22 @@ from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_id_token_model, get_refresh_token_model
 
 from accounts import audit, sessions
+from accounts.signals import credentials_revoked
 from accounts.models import Role, User
 
 Event = audit.Event
 
 
-def revoke_tokens(user: User) -> None:
-    """Revoke every OAuth token and pending authorization code of the user."""
-    get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
-    get_access_token_model().objects.filter(user=user).delete()
-    get_id_token_model().objects.filter(user=user).delete()
-    get_grant_model().objects.filter(user=user).delete()
-
-
 def revoke_credentials(user: User, *, except_session_key: str | None = None) -> None:
-    """End the user's sessions (all, or all but one) and revoke every token."""
+    """End the user's sessions (all, or all but one) and revoke every token.
+
+    Tokens belong to ``oauth``, which revokes them on :data:`credentials_revoked`, sent
+    here inside the caller's transaction: they go together or not at all.
+    """
     sessions.end_all(user, except_key=except_session_key)
-    revoke_tokens(user)
+    credentials_revoked.send(sender=User, user=user)
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from oauth2_provider.models import get_application_model
 
 from oauth.models import ClientPolicy, Consent
 from oauth.registration import validate_redirect_uri, validate_scopes
-from permissions.admin_mixins import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 Application = get_application_model()
 

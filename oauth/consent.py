@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
+from oauth import tokens
 from oauth.models import Consent
 
 
@@ -34,8 +33,4 @@ def remember(user, application, scopes) -> Consent:
 def revoke(user, application) -> None:
     """Forget the consent and kill every token and pending code of that client for the user."""
     Consent.objects.filter(user=user, application=application).delete()
-    get_refresh_token_model().objects.filter(user=user, application=application, revoked__isnull=True).update(
-        revoked=timezone.now()
-    )
-    get_access_token_model().objects.filter(user=user, application=application).delete()
-    get_grant_model().objects.filter(user=user, application=application).delete()
+    tokens.revoke(user=user, application=application)

@@ -1,7 +1,36 @@
+"""Admin pages for authorization: users (role, region, activation, deletion) and the role table.
+
+User changes go through the same services as the users API, and every object through the policy.
+"""
+
 from django.contrib import admin
 
-from permissions.admin_mixins import ReadOnlyAdmin
+from accounts import services
+from accounts.models import User
+from core.admin import ReadOnlyAdmin
+from permissions.admin_mixins import PolicyAdmin
 from permissions.models import RolePermission
+
+
+@admin.register(User)
+class UserAdmin(PolicyAdmin):
+    view_on_site = False  # the user's "page" is their own profile, not something an admin opens
+    list_display = ["email", "name", "role", "region", "is_active", "date_joined"]
+    list_filter = ["role", "region", "is_active"]
+    search_fields = ["email", "name"]
+    fields = ["email", "name", "role", "region", "is_active", "email_verified", "date_joined", "last_login"]
+    readonly_fields = ["email", "name", "email_verified", "date_joined", "last_login"]
+
+    def save_model(self, request, obj, form, change):
+        services.user_update(
+            user=obj, acting_user=request.user, request=request, role=obj.role, region=obj.region, is_active=obj.is_active
+        )
+
+    def delete_model(self, request, obj):
+        services.user_delete(user=obj, acting_user=request.user, request=request)
+
+    def get_actions(self, request):
+        return {}  # bulk delete would skip the scrubbing service
 
 
 @admin.register(RolePermission)

@@ -34,7 +34,7 @@ ADMINS = (Role.ADMIN,)
 
 PERMISSIONS = (
     Permission("accounts.view_user", "view users", ADMINS, None, USER, view_user_rules),
-    Permission("accounts.change_user", "change this user", ADMINS, None, USER, manage_user_rules),
+    Permission("accounts.change_user", "change users", ADMINS, None, USER, manage_user_rules),
     Permission("accounts.delete_user", "delete users", ADMINS, None, USER, manage_user_rules),
     Permission("accounts.view_auditevent", "view the audit log", ADMINS),
 )

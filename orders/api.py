@@ -3,7 +3,6 @@ object lookup through the policy (404), then the action (403)."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
@@ -32,12 +31,14 @@ def status_filter(request, choices: list[str]) -> str | None:
     return value
 
 
-def get_order(request, order_id) -> Order:
-    return get_object_or_404(selectors.order_list(fetched_by=request.user), pk=order_id)
+def order_access(request, order_id, perm: str = "orders.view_order") -> Order:
+    return selectors.order_access(fetched_by=request.user, order_id=order_id, perm=perm, request=request._request)
 
 
-def get_refund_request(request, refund_id) -> RefundRequest:
-    return get_object_or_404(selectors.refund_request_list(fetched_by=request.user), pk=refund_id)
+def refund_request_access(request, refund_id, perm: str = "orders.view_refundrequest") -> RefundRequest:
+    return selectors.refund_request_access(
+        fetched_by=request.user, refund_id=refund_id, perm=perm, request=request._request
+    )
 
 
 class OrderListView(generics.ListAPIView):
@@ -62,7 +63,7 @@ class OrderDetailView(APIView):
 
     @extend_schema(request=None, responses=OrderSerializer)
     def get(self, request, order_id):
-        return Response(OrderSerializer(get_order(request, order_id)).data)
+        return Response(OrderSerializer(order_access(request, order_id)).data)
 
 
 class OrderActionView(APIView):
@@ -74,8 +75,7 @@ class OrderActionView(APIView):
 
     @extend_schema(request=None, responses=OrderSerializer)
     def post(self, request, order_id):
-        order = get_order(request, order_id)
-        require(request, self.permission, order)
+        order = order_access(request, order_id, self.permission)
         return Response(OrderSerializer(self.service(order=order, acting_user=request.user)).data)
 
 
@@ -94,8 +94,7 @@ class OrderRefundRequestView(APIView):
 
     @extend_schema(request=RefundRequestCreateSerializer, responses={201: RefundRequestSerializer})
     def post(self, request, order_id):
-        order = get_order(request, order_id)
-        require(request, "orders.request_refund", order)
+        order = order_access(request, order_id, "orders.request_refund")
         serializer = RefundRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         refund = services.refund_request_create(order=order, acting_user=request.user, **serializer.validated_data)
@@ -118,7 +117,7 @@ class RefundRequestDetailView(APIView):
 
     @extend_schema(request=None, responses=RefundRequestSerializer)
     def get(self, request, refund_id):
-        return Response(RefundRequestSerializer(get_refund_request(request, refund_id)).data)
+        return Response(RefundRequestSerializer(refund_request_access(request, refund_id)).data)
 
 
 class RefundRequestDecisionView(APIView):
@@ -129,8 +128,7 @@ class RefundRequestDecisionView(APIView):
 
     @extend_schema(request=None, responses=RefundRequestSerializer)
     def post(self, request, refund_id):
-        refund = get_refund_request(request, refund_id)
-        require(request, "orders.decide_refund", refund)
+        refund = refund_request_access(request, refund_id, "orders.decide_refund")
         refund = self.service(refund_request=refund, acting_user=request.user)
         return Response(RefundRequestSerializer(refund).data)
 

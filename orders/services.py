@@ -2,7 +2,9 @@
 
 Each service locks the rows it changes and asks the policy again under the lock, so
 two requests racing on the same object cannot both pass a check made before either
-wrote: two managers approving one request give one approval and one refusal.
+wrote: two managers approving one request give one approval and one refusal. A refusal
+under the lock is audited like any other (``enforce.denials_audited`` writes its row
+after the transaction has rolled back).
 """
 
 from __future__ import annotations
@@ -14,31 +16,27 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orders.models import Order, RefundRequest
-from permissions import enforce, policy
-
-
-def _require_locked(principal, perm: str, obj) -> None:
-    if not policy.decide(principal, perm, obj).allowed:
-        raise PermissionDenied(enforce.denial_message(perm))
+from permissions import enforce
+from permissions.enforce import authorize, denials_audited
 
 
 def _lock_order(order: Order) -> Order:
     return Order.objects.select_for_update().get(pk=order.pk)
 
 
-@transaction.atomic
 def order_create(*, acting_user, amount: Decimal, currency: str) -> Order:
-    _require_locked(acting_user, "orders.add_order", None)
-    order = Order(owner=acting_user, region=acting_user.region, amount=amount, currency=currency)
-    order.full_clean()
-    order.save()
+    authorize(acting_user, "orders.add_order")
+    with transaction.atomic():
+        order = Order(owner=acting_user, region=acting_user.region, amount=amount, currency=currency)
+        order.full_clean()
+        order.save()
     return order
 
 
 def _order_transition(*, order: Order, acting_user, perm: str, status: str) -> Order:
-    with transaction.atomic():
+    with denials_audited(), transaction.atomic():
         order = _lock_order(order)
-        _require_locked(acting_user, perm, order)
+        authorize(acting_user, perm, order)
         order.status = status
         order.full_clean()
         order.save(update_fields=["status", "updated_at"])
@@ -57,9 +55,9 @@ def order_cancel(*, order: Order, acting_user) -> Order:
 
 def refund_request_create(*, order: Order, acting_user, reason: str) -> RefundRequest:
     try:
-        with transaction.atomic():
+        with denials_audited(), transaction.atomic():
             order = _lock_order(order)
-            _require_locked(acting_user, "orders.request_refund", order)
+            authorize(acting_user, "orders.request_refund", order)
             refund = RefundRequest(order=order, reason=reason, **_requester(acting_user))
             refund.full_clean(validate_constraints=False)
             refund.save()
@@ -77,9 +75,9 @@ def _requester(acting_user) -> dict:
 
 
 def _decide(*, refund_request: RefundRequest, acting_user, status: str) -> RefundRequest:
-    with transaction.atomic():
+    with denials_audited(), transaction.atomic():
         refund = RefundRequest.objects.select_for_update().select_related("order").get(pk=refund_request.pk)
-        _require_locked(acting_user, "orders.decide_refund", refund)
+        authorize(acting_user, "orders.decide_refund", refund)
         order = _lock_order(refund.order)
         if status == RefundRequest.Status.APPROVED:
             if order.status != Order.Status.PAID:

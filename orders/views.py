@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orders import selectors, services
@@ -14,10 +14,6 @@ from orders.models import Order
 from permissions.enforce import require
 
 PAGE_SIZE = 20
-
-
-def _get_order(request, order_id) -> Order:
-    return get_object_or_404(selectors.order_list(fetched_by=request.user), pk=order_id)
 
 
 @require_GET
@@ -49,7 +45,7 @@ def order_new(request):
 
 @require_GET
 def order_detail(request, order_id):
-    order = _get_order(request, order_id)
+    order = selectors.order_access(fetched_by=request.user, order_id=order_id, request=request)
     refund_requests = selectors.refund_request_list(fetched_by=request.user, order=order).select_related(
         "requested_by", "decided_by"
     )
@@ -58,8 +54,7 @@ def order_detail(request, order_id):
 
 
 def _order_action(request, order_id, *, permission: str, service, done: str):
-    order = _get_order(request, order_id)
-    require(request, permission, order)
+    order = selectors.order_access(fetched_by=request.user, order_id=order_id, perm=permission, request=request)
     service(order=order, acting_user=request.user)
     messages.success(request, done)
     return redirect(order)
@@ -79,8 +74,9 @@ def order_cancel(request, order_id):
 
 @require_POST
 def order_request_refund(request, order_id):
-    order = _get_order(request, order_id)
-    require(request, "orders.request_refund", order)
+    order = selectors.order_access(
+        fetched_by=request.user, order_id=order_id, perm="orders.request_refund", request=request
+    )
     form = RefundRequestForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Please give a reason for the refund (up to 1000 characters).")
@@ -92,8 +88,9 @@ def order_request_refund(request, order_id):
 
 @require_POST
 def refund_request_decide(request, refund_id, decision: str):
-    refund = get_object_or_404(selectors.refund_request_list(fetched_by=request.user), pk=refund_id)
-    require(request, "orders.decide_refund", refund)
+    refund = selectors.refund_request_access(
+        fetched_by=request.user, refund_id=refund_id, perm="orders.decide_refund", request=request
+    )
     if decision == "approve":
         services.refund_request_approve(refund_request=refund, acting_user=request.user)
         messages.success(request, "The refund was approved; the order is refunded.")

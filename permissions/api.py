@@ -6,7 +6,6 @@ question (who may manage whom) answered by the policy.
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -18,7 +17,7 @@ from accounts.models import Region, Role, User
 from core.api import StrictSerializerMixin
 from permissions import policy
 from permissions.drf import ANY_TOKEN
-from permissions.enforce import require
+from permissions.enforce import authorize, fetch_authorized, require
 from permissions.principals import ClientPrincipal
 
 
@@ -51,6 +50,16 @@ def visible_users(request):
     return policy.restrict(User.objects.all(), request.user, "accounts.view_user")
 
 
+def user_access(*, fetched_by, user_id, perm: str = "accounts.view_user", request=None) -> User:
+    """The account if ``fetched_by`` may ``perm`` it: users are an admin area, so a caller
+    whose role may not ``perm`` accounts at all is refused first (403, naming the action),
+    then an account they may not view is 404 and one they may not ``perm`` is 403."""
+    authorize(fetched_by, perm, request=request)
+    return fetch_authorized(
+        User.objects.all(), fetched_by=fetched_by, view_perm="accounts.view_user", pk=user_id, perm=perm, request=request
+    )
+
+
 class UserListView(generics.ListAPIView):
     serializer_class = UserSerializer
 
@@ -65,18 +74,17 @@ class UserListView(generics.ListAPIView):
 
 
 class UserDetailView(APIView):
-    def get_user(self, request, user_id) -> User:
-        require(request, "accounts.view_user")
-        return get_object_or_404(visible_users(request), pk=user_id)
+    @staticmethod
+    def user_access(request, user_id, perm: str = "accounts.view_user") -> User:
+        return user_access(fetched_by=request.user, user_id=user_id, perm=perm, request=request._request)
 
     @extend_schema(responses=UserSerializer)
     def get(self, request, user_id):
-        return Response(UserSerializer(self.get_user(request, user_id)).data)
+        return Response(UserSerializer(self.user_access(request, user_id)).data)
 
     @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
     def patch(self, request, user_id):
-        user = self.get_user(request, user_id)
-        require(request, "accounts.change_user", user)
+        user = self.user_access(request, user_id, "accounts.change_user")
         serializer = UserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.user_update(user=user, acting_user=request.user, request=request._request, **serializer.validated_data)
@@ -84,8 +92,7 @@ class UserDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id):
-        user = self.get_user(request, user_id)
-        require(request, "accounts.delete_user", user)
+        user = self.user_access(request, user_id, "accounts.delete_user")
         services.user_delete(user=user, acting_user=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

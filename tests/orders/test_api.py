@@ -498,9 +498,10 @@ class TestUsers:
     def test_non_admins_are_refused_everything(self, make):
         target = customer()
         client = api_client(make())
-        for method, data in (("GET", None), ("PATCH", {"role": "admin"}), ("DELETE", None)):
+        attempts = (("GET", None, "view users"), ("PATCH", {"role": "admin"}, "change users"), ("DELETE", None, "delete users"))
+        for method, data, action in attempts:
             body = error(api_call(client, method, f"/api/users/{target.id}/", data), 403, "FORBIDDEN")
-            assert body["message"] == "You do not have permission to view users"
+            assert body["message"] == f"You do not have permission to {action}"  # the action attempted
         body = error(client.get("/api/users/"), 403, "FORBIDDEN")
         assert body["message"] == "You do not have permission to view users"
         assert User.objects.get(pk=target.pk).role == "customer" and User.objects.get(pk=target.pk).deleted_at is None
@@ -513,9 +514,9 @@ class TestUsers:
     @pytest.mark.parametrize(
         "method,data,message",
         [
-            ("PATCH", {"is_active": False}, "You do not have permission to change this user"),
-            ("PATCH", {"role": "customer"}, "You do not have permission to change this user"),
-            ("PATCH", {"region": "EU"}, "You do not have permission to change this user"),
+            ("PATCH", {"is_active": False}, "You do not have permission to change users"),
+            ("PATCH", {"role": "customer"}, "You do not have permission to change users"),
+            ("PATCH", {"region": "EU"}, "You do not have permission to change users"),
             ("DELETE", None, "You do not have permission to delete users"),
         ],
         ids=["deactivate", "demote", "region", "delete"],

@@ -158,7 +158,7 @@ def test_two_managers_approving_at_once_give_one_approval_and_one_clear_refusal(
     )
 
     assert len(results) == 1, f"results={results} errors={errors!r}"
-    assert len(errors) == 1 and type(errors[0]) is PermissionDenied, f"errors={errors!r}"
+    assert len(errors) == 1 and isinstance(errors[0], PermissionDenied), f"errors={errors!r}"
     assert str(errors[0]) == "You do not have permission to decide this refund request"
     fresh = RefundRequest.objects.select_related("order").get(pk=refund.pk)
     assert fresh.status == RefundRequest.Status.APPROVED
@@ -183,6 +183,6 @@ def test_two_refund_requests_at_once_give_one_request():
     )
 
     assert len(results) == 1, f"results={results} errors={errors!r}"
-    assert len(errors) == 1 and type(errors[0]) is PermissionDenied, f"errors={errors!r}"
+    assert len(errors) == 1 and isinstance(errors[0], PermissionDenied), f"errors={errors!r}"
     assert str(errors[0]) == "You do not have permission to request a refund for this order"
     assert RefundRequest.objects.filter(order=order).count() == 1

@@ -110,3 +110,37 @@ def test_fetching_the_api_schema_writes_no_denial(client):
     """The schema generator inspects every view; that is not somebody being refused."""
     assert client.get("/api/schema/").status_code == 200
     assert not denials().exists()
+
+
+def test_a_denial_decided_under_a_services_row_lock_is_audited_too():
+    """The service's transaction rolls back with the refusal; its audit row is written again after."""
+    from django.core.exceptions import PermissionDenied
+
+    from orders import services
+
+    alice, bob = customer(Region.EU), customer(Region.EU)
+    order = OrderFactory(owner=alice, status=Order.Status.PENDING)
+    with pytest.raises(PermissionDenied, match="You do not have permission to pay this order"):
+        services.order_pay(order=order, acting_user=bob)  # no request at hand: a script, a task, a race's loser
+    row = denials().get()
+    assert row.actor_id == bob.pk
+    assert row.target == f"order:{order.pk}"
+    assert row.reason.startswith("orders.pay_order: the order belongs to someone else")
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+
+def test_fetch_and_authorize_in_one_call_404s_the_invisible_and_403s_the_refused():
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from orders.selectors import order_access
+
+    alice, bob, sam = customer(Region.EU), customer(Region.EU), support(Region.EU)
+    order = OrderFactory(owner=alice, status=Order.Status.PENDING, region=Region.EU)
+    with pytest.raises(Http404):
+        order_access(fetched_by=bob, order_id=order.pk, perm="orders.pay_order")
+    assert not denials().exists()  # a 404 is not audited
+    with pytest.raises(PermissionDenied):
+        order_access(fetched_by=sam, order_id=order.pk, perm="orders.pay_order")
+    assert denials().get().actor_id == sam.pk
+    assert order_access(fetched_by=alice, order_id=order.pk, perm="orders.pay_order") == order

@@ -297,6 +297,7 @@ class Run:
             LOGIN_RATE_PER_IP="1000000/m",
             LOGIN_RATE_PER_ACCOUNT="3/h",
             TOKEN_RATE_PER_CLIENT="1000000/m",
+            TOKEN_RATE_PER_IP="1000000/m",
             PYTHONUNBUFFERED="1",
         )
         return env

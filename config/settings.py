@@ -410,6 +410,9 @@ OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 ACCESS_TOKEN_TTL = env_int("ACCESS_TOKEN_TTL", 600)
 REFRESH_TOKEN_IDLE_TTL = env_int("REFRESH_TOKEN_IDLE_TTL", 1209600)
 REFRESH_TOKEN_ABSOLUTE_TTL = env_int("REFRESH_TOKEN_ABSOLUTE_TTL", 2592000)
+# Per IP: every token request. Per client: requests of an authenticated client (a public
+# client, which anyone can name, per IP and client).
+TOKEN_RATE_PER_IP = env_str("TOKEN_RATE_PER_IP", "120/m")
 TOKEN_RATE_PER_CLIENT = env_str("TOKEN_RATE_PER_CLIENT", "120/m")
 
 OAUTH2_PROVIDER = {

@@ -5,7 +5,12 @@ What it adds to DOT's validator:
 - a code is redeemed once, atomically; a replayed code revokes what it produced;
 - a refresh token is exchanged once, atomically; a replay revokes its whole family
   (DOT's reuse protection, plus a unique row so two simultaneous refreshes cannot both
-  win); a refresh chain has an absolute lifetime;
+  win); it is spent in the transaction that issues its successors, after every check, so
+  a refused refresh (or an outage while issuing) leaves it usable; a refresh chain has an
+  absolute lifetime;
+- a refresh gets at most what the client may still ask for and the user still approves;
+- the token endpoint counts an authenticated client's requests (per client; a public
+  client per IP and client, since anyone can name it);
 - tokens of inactive users are invalid at once;
 - ``auth_time`` is when *this* session authenticated, not the user's last login;
 - ``prompt=none`` is answered from the remembered consent;
@@ -21,10 +26,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.scopes import get_scopes_backend
 from oauthlib.oauth2.rfc6749 import errors
 
-from accounts import audit
-from oauth.models import SpentRefreshToken, TokenFamily, digest
+from accounts import audit, throttles
+from accounts.net import client_ip
+from oauth.models import Consent, SpentRefreshToken, TokenFamily, digest
 from oauth import consent, token_cache
 
 RefreshToken = get_refresh_token_model()
@@ -59,6 +66,37 @@ def _revoke_family(token_family) -> None:
         RefreshToken.revoke_family(token_family)
 
 
+def may_use_tokens(user) -> bool:
+    """Can this user's tokens be used (and introspected as active)? Client tokens have no user."""
+    return user is None or (user.is_active and not user.is_deleted)
+
+
+class TokenRequestThrottled(errors.OAuth2Error):
+    """429 from the token endpoint, in the RFC 6749 error format, with ``Retry-After``."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, wait: int, **kwargs):
+        super().__init__(**kwargs)
+        self.wait = wait
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.wait)}
+
+
+class _Replayed(Exception):
+    """Inside the save transaction: this refresh token was spent by another exchange."""
+
+
+class _Meta:
+    """What :func:`accounts.net.client_ip` reads, from an oauthlib request (DOT copies META)."""
+
+    def __init__(self, headers) -> None:
+        self.META = headers
+
+
 class Validator(OAuth2Validator):
     oidc_claim_scope = {
         **OAuth2Validator.oidc_claim_scope,
@@ -66,6 +104,34 @@ class Validator(OAuth2Validator):
         "name": "profile",
         "email": "email",
     }
+
+    # --- Client authentication (token endpoint) -------------------------------------
+    #
+    # The view counts every token request per IP before anything is read. Only a client
+    # that has authenticated is counted per client: otherwise anyone naming a client id
+    # could use up that client's budget. A public client authenticates with its id alone,
+    # which anyone can send, so its budget is per IP and client.
+
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        self._count_client_request(request)
+        return True
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        if not super().authenticate_client_id(client_id, request, *args, **kwargs):
+            return False
+        self._count_client_request(request)
+        return True
+
+    def _count_client_request(self, request) -> None:
+        client = request.client
+        key = client.client_id
+        if client.client_type != client.CLIENT_CONFIDENTIAL:
+            key = f"{client_ip(_Meta(request.headers))}|{key}"
+        wait = throttles.hit(_Meta(request.headers), group="oauth:token:client", key=key, rate=settings.TOKEN_RATE_PER_CLIENT)
+        if wait is not None:
+            raise TokenRequestThrottled(wait, description="Too many token requests for this client.", request=request)
 
     # --- Grants that do not exist ----------------------------------------------
 
@@ -152,7 +218,7 @@ class Validator(OAuth2Validator):
                 _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "refresh token replayed")
             return False
         rt = request.refresh_token_instance
-        if rt.user is not None and not rt.user.is_active:
+        if not may_use_tokens(rt.user):
             return False
         family = TokenFamily.objects.filter(family=rt.token_family).first()
         if family is not None:
@@ -161,25 +227,52 @@ class Validator(OAuth2Validator):
             request.auth_time = family.auth_time
         return True
 
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> list[str]:
+        """The scopes a refresh may still carry: the token's, narrowed to what is allowed now.
+
+        oauthlib issues these when the request names no scope, and refuses with
+        ``invalid_scope`` a requested scope outside them. A client whose allowed scopes were
+        cut, or a user whose approval no longer covers a scope, gets the intersection.
+        """
+        original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
+        original = original.split() if isinstance(original, str) else list(original)
+        allowed = set(get_scopes_backend().get_available_scopes(application=request.client, request=request))
+        if not request.client.skip_authorization:
+            approved = Consent.objects.filter(user=request.refresh_token_instance.user, application=request.client).first()
+            allowed &= set(approved.scope_list) if approved is not None else set()
+        remaining = [scope for scope in original if scope in allowed]
+        if not remaining:
+            raise errors.InvalidGrantError(
+                description="None of this refresh token's scopes is still allowed.", request=request
+            )
+        return remaining
+
     def _spend_refresh_token(self, request) -> None:
-        """Record the exchange of a refresh token; a second exchange is a replay."""
-        checksum = digest(request.refresh_token)
+        """Inside the save transaction, after every check: record the exchange of a refresh token.
+
+        The unique row makes a second exchange fail here, even a simultaneous one: on
+        PostgreSQL its insert waits for the first transaction and fails once that commits;
+        SQLite runs one writing transaction at a time. The row commits with the new tokens
+        or not at all, so a refresh refused at any step can be retried.
+        """
         try:
             with transaction.atomic():
-                SpentRefreshToken.objects.create(token_checksum=checksum)
+                SpentRefreshToken.objects.create(token_checksum=digest(request.refresh_token))
         except IntegrityError:
-            rt = getattr(request, "refresh_token_instance", None)
-            if rt is not None and rt.token_family:
-                _revoke_family(rt.token_family)
-            _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "refresh token replayed")
-            raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
+            raise _Replayed from None
+
+    def _revoke_replayed_refresh_token(self, request) -> None:
+        rt = getattr(request, "refresh_token_instance", None)
+        if rt is not None and rt.token_family:
+            _revoke_family(rt.token_family)
+        _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "refresh token replayed")
 
     def _hold_unrevoked_family(self, request) -> None:
         """Inside the rotation's transaction: lock the family, then make sure it is still alive.
 
-        The spend above commits on its own, so a simultaneous replay can see it and revoke
-        the family before this rotation has written the new refresh token. Rotating then
-        would add a live member to a revoked family; instead this exchange fails too.
+        A replay of an older member revokes the family under the same lock, possibly after
+        this exchange validated its token: rotating then would add a live member to a
+        revoked family; instead this exchange fails too.
         """
         rt = request.refresh_token_instance
         if rt.token_family:
@@ -190,22 +283,29 @@ class Validator(OAuth2Validator):
     # --- Saving tokens ---------------------------------------------------------
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        if request.grant_type == "refresh_token":
-            self._spend_refresh_token(request)
-        with transaction.atomic():
-            if request.grant_type == "refresh_token":
-                self._hold_unrevoked_family(request)
-            code_replayed = request.grant_type == "authorization_code" and not self._redeem_code(request)
-            if not code_replayed:
-                result = super().save_bearer_token(token, request, *args, **kwargs)
-                if request.grant_type == "authorization_code" and token.get("refresh_token"):
-                    rt = RefreshToken.objects.get(token_checksum=digest(token["refresh_token"]), revoked__isnull=True)
-                    TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
+        is_refresh = request.grant_type == "refresh_token"
+        try:
+            with transaction.atomic():
+                if is_refresh:
+                    # DOT checks the RFC 8707 resource while saving; check it before the
+                    # spend (it runs again, unchanged, inside DOT's save).
+                    self._check_and_set_request_resource(request)
+                    self._spend_refresh_token(request)
+                    self._hold_unrevoked_family(request)
+                code_replayed = request.grant_type == "authorization_code" and not self._redeem_code(request)
+                if not code_replayed:
+                    result = super().save_bearer_token(token, request, *args, **kwargs)
+                    if request.grant_type == "authorization_code" and token.get("refresh_token"):
+                        rt = RefreshToken.objects.get(token_checksum=digest(token["refresh_token"]), revoked__isnull=True)
+                        TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
+        except _Replayed:
+            self._revoke_replayed_refresh_token(request)
+            raise errors.InvalidGrantError(description="The refresh token was already used.", request=request) from None
         if code_replayed:
             # Another exchange of this code won; whatever it was issued is revoked too.
             self._revoke_replayed_code(request.code_digest, request.client, request)
             raise errors.InvalidGrantError(description="The authorization code was already used.", request=request)
-        event = audit.Event.TOKEN_REFRESHED if request.grant_type == "refresh_token" else audit.Event.TOKEN_ISSUED
+        event = audit.Event.TOKEN_REFRESHED if is_refresh else audit.Event.TOKEN_ISSUED
         _audit(event, request, reason=f"grant {request.grant_type}; scope {token.get('scope', '')}")
         return result
 
@@ -218,8 +318,7 @@ class Validator(OAuth2Validator):
     def validate_bearer_token(self, token, scopes, request) -> bool:
         if not super().validate_bearer_token(token, scopes, request):
             return False
-        user = request.user
-        if user is not None and (not user.is_active or user.is_deleted):
+        if not may_use_tokens(request.user):
             request.oauth2_error = {"error": "invalid_token", "error_description": "The access token is invalid."}
             return False
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from datetime import datetime, timezone as dt_timezone
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
@@ -25,8 +26,10 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 
 from accounts import audit, sessions, throttles
+from accounts.net import client_ip
 from oauth import consent
 from oauth.models import Consent
+from oauth.validators import may_use_tokens
 from permissions.scopes import catalogue, describe
 
 Application = get_application_model()
@@ -188,32 +191,43 @@ class AuthorizeView(dot_views.AuthorizationView):
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class TokenView(dot_views.TokenView):
-    """The token endpoint, with a per-client rate limit."""
+    """The token endpoint, rate-limited per IP and, once the client has authenticated, per client.
+
+    Every request counts per IP before anything is read. The per-client count happens when
+    the client authenticates (``oauth.validators.Validator.authenticate_client``), so
+    requests that merely name a client cannot use up that client's budget.
+    """
 
     def post(self, request, *args, **kwargs):
-        client_id = request_client_id(request) or "anonymous"
-        wait = throttles.hit(request, group="oauth:token", key=client_id, rate=settings.TOKEN_RATE_PER_CLIENT)
+        wait = throttles.hit(request, group="oauth:token:ip", key=client_ip(request), rate=settings.TOKEN_RATE_PER_IP)
         if wait is not None:
             response = JsonResponse(
-                {"error": "temporarily_unavailable", "error_description": "Too many token requests for this client."},
+                {"error": "temporarily_unavailable", "error_description": "Too many token requests from this address."},
                 status=429,
             )
             response["Retry-After"] = str(wait)
+            response["Cache-Control"] = "no-store"
             return response
         # Not super().post(): DOT's post() serves grant_type=device_code itself, outside
         # the server (a 500 without device_code). The device grant does not exist here,
         # so every grant type goes to the server, which answers unsupported_grant_type.
         try:
-            return self.authorization_flow_token_response(request)
+            response = self.authorization_flow_token_response(request)
         except AccessToken.DoesNotExist:
             # DOT re-reads the access token it has just issued (for its app_authorized
             # signal). A simultaneous exchange of the same code or refresh token is a
             # replay, and its revocation of the family may already have deleted that
             # token: what this request issued is dead, so it is invalid_grant, not a 500.
-            return JsonResponse(
+            response = JsonResponse(
                 {"error": "invalid_grant", "error_description": "The grant was used more than once; its tokens are revoked."},
                 status=400,
             )
+        # An error raised while the tokens are saved (a replay, an invalid resource) reaches
+        # DOT with oauthlib's error headers only: it is JSON and no-store all the same.
+        response["Content-Type"] = "application/json"
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
 
 
 def request_client_id(request) -> str:
@@ -276,6 +290,35 @@ class IntrospectView(dot_views.IntrospectTokenView):
                 {"error": "access_denied", "error_description": "This client may not introspect tokens."}, status=403
             )
         return self.get_token_response(request.POST.get("token"))
+
+    @staticmethod
+    def get_token_response(token_value=None):
+        """What a resource server may learn about a token (RFC 7662): no more than its scopes allow.
+
+        A token is active only while DOT and the bearer check would both accept it (its user
+        active and not deleted). ``sub`` (the account id) needs ``openid``; ``username`` (the
+        email) needs ``email``.
+        """
+        if not token_value:
+            return JsonResponse({"error": "invalid_request", "error_description": "Token parameter is missing."}, status=400)
+        token = (
+            AccessToken.objects.select_related("user", "application")
+            .filter(token_checksum=hashlib.sha256(token_value.encode()).hexdigest())
+            .first()
+        )
+        if token is None or not token.is_valid() or not may_use_tokens(token.user):
+            return JsonResponse({"active": False})
+        scopes = set(token.scope.split())
+        data = {"active": True, "scope": token.scope, "token_type": "Bearer", "exp": int(token.expires.timestamp())}
+        if token.application is not None:
+            data["client_id"] = token.application.client_id
+        if token.user is not None and "openid" in scopes:
+            data["sub"] = str(token.user.pk)
+        if token.user is not None and "email" in scopes:
+            data["username"] = token.user.email
+        if token.resource:
+            data["aud"] = token.resource
+        return JsonResponse(data)
 
 
 def invalid_client() -> JsonResponse:

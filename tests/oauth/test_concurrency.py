@@ -31,7 +31,7 @@ ROUNDS = 6
 
 @pytest.fixture
 def race_provider(provider, settings):
-    settings.TOKEN_RATE_PER_CLIENT = "10000/m"  # the races are the subject here, not the throttle
+    settings.TOKEN_RATE_PER_IP = settings.TOKEN_RATE_PER_CLIENT = "10000/m"  # the races are the subject here, not the throttle
     # An in-memory SQLite test database would be shared by every live-server thread through
     # one connection: the requests would not overlap in the database, and the test would
     # prove nothing. Fail loudly instead.
@@ -212,19 +212,56 @@ def fresh_tokens(provider, browser, client) -> dict:
     )
 
 
+def signal_second_return(monkeypatch, method: str) -> threading.Event:
+    """An event set when the second call of ``Validator.<method>`` has returned."""
+    original: Callable = getattr(Validator, method)
+    returned = threading.Event()
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    def watched(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        with lock:
+            calls.append(1)
+            if len(calls) == 2:
+                returned.set()
+        return result
+
+    monkeypatch.setattr(Validator, method, watched)
+    return returned
+
+
 @live
-def test_a_replay_between_spending_a_refresh_token_and_rotating_it_revokes_the_whole_family(race_provider, trusted_client, monkeypatch):
+def test_a_replay_validated_while_the_first_exchange_holds_its_spend_revokes_the_whole_family(race_provider, trusted_client, monkeypatch):
+    """The first exchange has spent the token in its open transaction; a replay has already
+    found the token valid (nothing is committed yet) and goes on. Whatever the database makes
+    the replay wait for (SQLite: any write; PostgreSQL: the spent row), it fails as a replay
+    and the family dies."""
     browser = signed_in_browser(race_provider)
     tokens = fresh_tokens(race_provider, browser, trusted_client)
+    replay_validated = signal_second_return(monkeypatch, "validate_refresh_token")
     reached, release = hold_first_call(monkeypatch, "_spend_refresh_token", before=False)
     data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": trusted_client.client_id}
+    url = race_provider.endpoint("token_endpoint")
 
-    first, replay = exchange_and_replay(race_provider.endpoint("token_endpoint"), data, reached, release)
+    first: list = []
+    first_thread = threading.Thread(target=lambda: first.append(requests.post(url, data=data, timeout=60)))
+    first_thread.start()
+    assert reached.wait(timeout=30), "the first exchange never spent the token"
+    replay: list = []
+    replay_thread = threading.Thread(target=lambda: replay.append(requests.post(url, data=data, timeout=60)))
+    replay_thread.start()
+    assert replay_validated.wait(timeout=30), "the replay never got past validation"
+    release.set()
+    first_thread.join(timeout=60)
+    replay_thread.join(timeout=60)
 
-    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    assert_dead(race_provider, first, trusted_client.client_id)
+    assert first and replay, "an exchange did not answer"
+    assert replay[0].status_code == 400 and replay[0].json()["error"] == "invalid_grant", replay[0].text
+    assert_dead(race_provider, first[0], trusted_client.client_id)
     family = RefreshToken.objects.get(token_checksum=hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()).token_family
     assert not RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
+    assert AuditEvent.objects.filter(event=AuditEvent.Type.TOKEN_REUSE_DETECTED).exists()
 
 
 @live

@@ -110,3 +110,56 @@ def test_introspection_is_post_only(resource_server, token):
     response = Client().get(f"{INTROSPECT_PATH}?token={token}", headers=basic(resource_server.client_id, resource_server.client_secret))
 
     assert response.status_code == 405
+
+
+# --- What a resource server learns: no more than the token's scopes allow ---------------------------
+
+
+def introspected(token: str, resource_server) -> dict:
+    response = introspect(token, basic(resource_server.client_id, resource_server.client_secret))
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_introspection_names_no_email_for_a_token_without_the_email_scope(resource_server, alice, token):
+    body = introspected(token, resource_server)
+
+    assert body["active"] is True
+    assert "username" not in body
+    assert alice.email not in str(body)
+    assert body["sub"] == str(alice.pk)  # openid: the account id
+
+
+def test_introspection_names_the_email_for_a_token_with_the_email_scope(resource_server, public_client, alice):
+    body = introspected(mint_token(alice, public_client.application, "openid email orders:read"), resource_server)
+
+    assert body["active"] is True
+    assert body["username"] == alice.email
+
+
+def test_introspection_names_no_account_for_a_token_without_openid(resource_server, public_client, alice):
+    body = introspected(mint_token(alice, public_client.application, "orders:read"), resource_server)
+
+    assert body["active"] is True
+    assert "sub" not in body and "username" not in body
+    assert body["scope"] == "orders:read"
+
+
+@pytest.mark.parametrize("change", ["deactivated", "deleted"])
+def test_the_token_of_an_inactive_or_deleted_user_is_inactive(resource_server, alice, token, change):
+    """The account changed under a live token row (the bearer check refuses it too)."""
+    users = type(alice).objects.filter(pk=alice.pk)
+    users.update(is_active=False) if change == "deactivated" else users.update(deleted_at=timezone.now())
+
+    assert introspected(token, resource_server) == {"active": False}
+    assert Client().get("/api/me/", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_client_credentials_token_is_active_without_any_account(resource_server, service_client):
+    machine = mint_token(None, service_client.application, "orders:read")
+
+    body = introspected(machine, resource_server)
+
+    assert body["active"] is True
+    assert body["client_id"] == service_client.client_id
+    assert "sub" not in body and "username" not in body

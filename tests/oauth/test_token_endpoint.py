@@ -15,10 +15,13 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from accounts.models import AuditEvent
+from oauth.models import ClientPolicy, Consent, SpentRefreshToken, digest
 from tests.factories import PASSWORD
 from tests.oauth.helpers import (
     REDIRECT_URI,
     TOKEN_PATH,
+    api_post,
+    assert_api_error,
     authorize_on,
     bearer,
     code_from,
@@ -192,6 +195,119 @@ def test_the_refresh_token_of_a_deactivated_user_is_invalid_grant(browser, publi
     assert_oauth_error(refresh(public_client.client_id, tokens["refresh_token"]), "invalid_grant")
 
 
+def narrow_client_policy(client, scopes: str) -> None:
+    ClientPolicy.objects.filter(application=client.application).update(scopes=scopes)
+
+
+def create_order(token: str):
+    return api_post(Client(), "/api/orders/", token, {"amount": "12.50", "currency": "EUR"})
+
+
+def test_a_refresh_after_the_client_was_narrowed_carries_only_the_scopes_still_allowed(browser, public_client):
+    tokens, _request = tokens_for(browser, public_client.client_id)
+    assert create_order(tokens["access_token"]).status_code == 201
+    narrow_client_policy(public_client, "openid orders:read")
+
+    answer = refresh(public_client.client_id, tokens["refresh_token"])
+
+    assert answer.status_code == 200, answer.content
+    refreshed = answer.json()
+    assert set(refreshed["scope"].split()) == {"openid", "orders:read"}
+    assert AccessToken.objects.get(token_checksum=digest(refreshed["access_token"])).scope.split() == ["openid", "orders:read"]
+    assert_api_error(create_order(refreshed["access_token"]), 403, "INSUFFICIENT_SCOPE")
+    # The chain stays narrowed: the next refresh cannot win the scope back.
+    again = refresh(public_client.client_id, refreshed["refresh_token"])
+    assert again.status_code == 200, again.content
+    assert set(again.json()["scope"].split()) == {"openid", "orders:read"}
+
+
+def test_a_refresh_asking_for_a_scope_the_client_may_no_longer_ask_for_is_invalid_scope(browser, public_client):
+    tokens, _request = tokens_for(browser, public_client.client_id)
+    narrow_client_policy(public_client, "openid orders:read")
+
+    answer = refresh(public_client.client_id, tokens["refresh_token"], scope="openid orders:write")
+
+    assert_oauth_error(answer, "invalid_scope")
+    assert not AccessToken.objects.filter(scope__contains="orders:write").exclude(token_checksum=digest(tokens["access_token"])).exists()
+
+
+def test_a_refresh_carries_only_what_the_users_remembered_consent_still_covers(browser, public_client, alice):
+    tokens, _request = tokens_for(browser, public_client.client_id)
+    Consent.objects.filter(user=alice, application=public_client.application).update(scopes="openid orders:read")
+
+    answer = refresh(public_client.client_id, tokens["refresh_token"])
+
+    assert answer.status_code == 200, answer.content
+    assert set(answer.json()["scope"].split()) == {"openid", "orders:read"}
+    assert_api_error(create_order(answer.json()["access_token"]), 403, "INSUFFICIENT_SCOPE")
+
+
+def test_a_refresh_with_no_scope_left_is_invalid_grant(browser, public_client):
+    tokens, _request = tokens_for(browser, public_client.client_id, scope="orders:write")
+    narrow_client_policy(public_client, "openid orders:read")
+
+    assert_oauth_error(refresh(public_client.client_id, tokens["refresh_token"]), "invalid_grant")
+
+
+# --- A refused refresh does not spend the refresh token ----------------------------------------------
+
+
+def assert_family_alive(refresh_token: str) -> None:
+    family = RefreshToken.objects.get(token_checksum=digest(refresh_token)).token_family
+    assert RefreshToken.objects.filter(token_family=family, revoked__isnull=True).count() == 1
+    assert not AuditEvent.objects.filter(event=AuditEvent.Type.TOKEN_REUSE_DETECTED).exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "status"),
+    [
+        ({"resource": "not a uri"}, "invalid_target", 400),
+        ({"scope": "openid orders:read admin"}, "invalid_scope", 400),
+        ({"scope": "openid orders:write"}, "invalid_scope", 400),
+        ({"client_id": "test-other-client"}, "invalid_grant", 400),
+        ({"client_id": "no-such-client"}, "invalid_client", 401),
+    ],
+    ids=["invalid target", "unknown scope", "wider scope", "another client", "unknown client"],
+)
+def test_a_refused_refresh_leaves_the_refresh_token_usable(browser, public_client, other_public_client, overrides, error, status):
+    tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
+
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": public_client.client_id}
+    refused = form_post(Client(), TOKEN_PATH, {**data, **overrides})
+    assert_oauth_error(refused, error, status)
+    assert not SpentRefreshToken.objects.filter(token_checksum=digest(tokens["refresh_token"])).exists()
+
+    retry = refresh(public_client.client_id, tokens["refresh_token"])
+    assert retry.status_code == 200, retry.content
+    assert_family_alive(retry.json()["refresh_token"])
+    assert api_status(retry.json()["access_token"]) == 200
+
+
+def test_a_cache_outage_while_issuing_changes_nothing_and_the_refresh_token_stays_usable(browser, public_client):
+    tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
+    issued_before = AccessToken.objects.count()
+
+    def unreachable(keys):
+        raise ConnectionError("cache unreachable")
+
+    with mock.patch("oauth.token_cache._tombstone", unreachable):
+        during = form_post(
+            Client(raise_request_exception=False),
+            TOKEN_PATH,
+            {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": public_client.client_id},
+        )
+
+    assert during.status_code == 503, during.content
+    assert "Retry-After" in during
+    assert AccessToken.objects.count() == issued_before
+    assert RefreshToken.objects.get(token_checksum=digest(tokens["refresh_token"])).revoked is None
+    assert not SpentRefreshToken.objects.exists()
+    assert api_status(tokens["access_token"]) == 200
+    retry = refresh(public_client.client_id, tokens["refresh_token"])
+    assert retry.status_code == 200, retry.content
+    assert_family_alive(retry.json()["refresh_token"])
+
+
 # --- The password grant does not exist -----------------------------------------------------------------
 
 
@@ -316,3 +432,74 @@ def test_the_token_endpoint_is_rate_limited_per_client(settings, service_client,
     assert other.status_code == 400
     in_body = form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials", "client_id": service_client.client_id, "client_secret": service_client.client_secret})
     assert in_body.status_code == 429
+
+
+# The per-client budget belongs to the client: requests that merely name it do not use it up.
+
+ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}
+USER_IP = {"REMOTE_ADDR": "198.51.100.7"}
+
+
+def garbage_exchange(client_id: str, **extra):
+    data = {"grant_type": "authorization_code", "code": "garbage", "client_id": client_id,
+            "redirect_uri": REDIRECT_URI, "code_verifier": "v" * 43}
+    return form_post(Client(), TOKEN_PATH, data, **extra)
+
+
+def assert_throttled(response) -> None:
+    assert response.status_code == 429, (response.status_code, response.content[:300])
+    assert response.json()["error"] == "temporarily_unavailable", response.json()
+    assert response.json()["error_description"]
+    assert int(response["Retry-After"]) > 0
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_garbage_naming_a_public_client_does_not_lock_its_users_out(settings, browser, public_client, frozen_ratelimit_clock):
+    settings.TOKEN_RATE_PER_CLIENT = "3/m"
+    settings.TOKEN_RATE_PER_IP = "1000/m"
+
+    garbage = [garbage_exchange(public_client.client_id, **ATTACKER) for _ in range(6)]
+
+    assert [answer.status_code for answer in garbage[:3]] == [400, 400, 400]
+    for answer in garbage[3:]:
+        assert_throttled(answer)  # the attacker's own budget for this client, from its address
+    response, request = authorize_on(browser, public_client.client_id)
+    exchanged = exchange_code(Client(), public_client.client_id, code_from(response, request), request, **{})
+    assert exchanged.status_code == 200, exchanged.content
+    refreshed = form_post(
+        Client(), TOKEN_PATH,
+        {"grant_type": "refresh_token", "refresh_token": exchanged.json()["refresh_token"], "client_id": public_client.client_id},
+        **USER_IP,
+    )
+    assert refreshed.status_code == 200, refreshed.content
+
+
+def test_the_token_endpoint_throttles_an_address_whatever_client_it_names(settings, public_client, frozen_ratelimit_clock):
+    settings.TOKEN_RATE_PER_IP = "4/m"
+    settings.TOKEN_RATE_PER_CLIENT = "1000/m"
+    names = ["no-such-client", public_client.client_id, "another-made-up-id", public_client.client_id]
+
+    answers = [garbage_exchange(name, **ATTACKER) for name in names]
+    over = garbage_exchange("yet-another-id", **ATTACKER)
+
+    assert [answer.status_code for answer in answers] == [401, 400, 401, 400]
+    assert_throttled(over)
+    assert garbage_exchange(public_client.client_id, **USER_IP).status_code == 400  # another address is not held back
+
+
+def test_an_authenticated_confidential_client_is_throttled_per_client_from_any_address(settings, service_client, frozen_ratelimit_clock):
+    settings.TOKEN_RATE_PER_CLIENT = "3/m"
+    settings.TOKEN_RATE_PER_IP = "1000/m"
+    wrong = basic(service_client.client_id, "not-the-secret")
+    failed = [form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers=wrong, **ATTACKER) for _ in range(5)]
+    assert {answer.status_code for answer in failed} == {401}
+    headers = basic(service_client.client_id, service_client.client_secret)
+
+    answers = [
+        form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers=headers, REMOTE_ADDR=f"192.0.2.{n}")
+        for n in range(1, 5)
+    ]
+
+    assert [answer.status_code for answer in answers[:3]] == [200, 200, 200]
+    assert_throttled(answers[3])
+    assert AccessToken.objects.filter(application=service_client.application).count() == 3

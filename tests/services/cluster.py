@@ -384,6 +384,7 @@ class Cluster:
             # unrelated tests. The per-account limit is the one under test.
             LOGIN_RATE_PER_IP="1000/m",
             TOKEN_RATE_PER_CLIENT="1000/m",
+            TOKEN_RATE_PER_IP="1000/m",
             PYTHONUNBUFFERED="1",
         )
         return env

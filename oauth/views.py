@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import datetime, timezone as dt_timezone
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -34,6 +35,8 @@ AccessToken = get_access_token_model()
 
 CONSENT_FIELDS = ("client_id", "redirect_uri", "scope", "state", "response_type", "code_challenge", "code_challenge_method", "nonce")
 PENDING_KEY = "oauth_pending_consent"
+PROMPT_VALUES = ("none", "login", "consent")
+RESPONSE_MODES = ("query",)
 
 
 def is_loopback_redirect(uri: str) -> bool:
@@ -44,6 +47,13 @@ def is_loopback_redirect(uri: str) -> bool:
 def session_auth_time(request) -> datetime | None:
     auth_at = request.session.get(sessions.AUTH_AT)
     return datetime.fromtimestamp(auth_at, tz=dt_timezone.utc) if isinstance(auth_at, (int, float)) else None
+
+
+def parse_max_age(value: str | None) -> int | None:
+    """``max_age`` as seconds: ASCII digits only (``str.isdigit`` also takes "²"), else None."""
+    if value is None or not re.fullmatch(r"[0-9]{1,12}", value):
+        return None
+    return int(value)
 
 
 def without_params(url: str, *names: str) -> str:
@@ -82,11 +92,26 @@ class AuthorizeView(dot_views.AuthorizationView):
         return self.redirect(f"{uri}{separator}{urlencode(params)}", application)
 
     def _reauthenticate(self):
-        """Send the user to sign in again, then back here (without prompt=login)."""
-        next_url = without_params(self.request.get_full_path(), "prompt")
+        """Send the user to sign in again, then back here.
+
+        The way back drops ``prompt`` and ``max_age``: the sign-in that follows is the
+        fresh authentication they asked for (``max_age=0``, or a small max_age and a slow
+        redirect, would otherwise send the user round again). ``auth_time`` in the ID
+        token tells the client when that was.
+        """
+        next_url = without_params(self.request.get_full_path(), "prompt", "max_age")
         return redirect(f"{reverse('accounts:login')}?{urlencode({'next': next_url, 'reauth': '1'})}")
 
     # --- the request --------------------------------------------------------------
+
+    def handle_no_permission(self):
+        """An anonymous browser: refuse what no sign-in would cure before asking for one."""
+        try:
+            _scopes, credentials = self.validate_authorization_request(self.request)
+        except OAuthToolkitError:
+            return super().handle_no_permission()  # DOT's error page or the login page
+        application = Application.objects.get(client_id=credentials["client_id"])
+        return self._refusal(credentials, application) or super().handle_no_permission()
 
     def get(self, request, *args, **kwargs):
         try:
@@ -94,35 +119,59 @@ class AuthorizeView(dot_views.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         application = Application.objects.select_related("client_policy").get(client_id=credentials["client_id"])
-        if credentials.get("code_challenge_method") != "S256":
-            # A missing method means "plain" (RFC 7636); only S256 is accepted, and it is
-            # refused here, before any consent is asked.
-            return self._redirect_error(credentials, application, "invalid_request", "code_challenge_method must be S256.")
+        refusal = self._refusal(credentials, application)
+        if refusal is not None:
+            return refusal
         prompt = set(request.GET.get("prompt", "").split())
-        if "none" in prompt and len(prompt) > 1:
-            return self._redirect_error(credentials, application, "invalid_request", "prompt=none cannot be combined.")
         if self._needs_fresh_login(prompt):
             if "none" in prompt:
                 return self._redirect_error(credentials, application, "login_required", "The user must sign in again.")
             return self._reauthenticate()
         credentials["auth_time"] = session_auth_time(request)
         # prompt=consent (OIDC Core 3.1.2.1): ask again even when the scopes were approved.
-        if "consent" not in prompt and consent.is_covered(request.user, application, scopes):
+        # is_covered is False for a public client's loopback URI on an unregistered port.
+        if "consent" not in prompt and consent.is_covered(request.user, application, scopes, credentials["redirect_uri"]):
             return self._issue(request, scopes, credentials, application)
         if "none" in prompt:
             return self._redirect_error(credentials, application, "consent_required", "The user has not approved these scopes.")
         return self._consent_page(request, scopes, credentials, application)
 
+    def _refusal(self, credentials: dict, application):
+        """The error response for a request this server does not serve, else None.
+
+        Called once oauthlib has matched the client and its redirect URI, so each error
+        goes back to the client. The discovery documents advertise exactly what passes.
+        """
+        params = self.request.GET
+        if "request" in params:
+            return self._redirect_error(credentials, application, "request_not_supported", "Request objects are not supported.")
+        if "request_uri" in params:
+            return self._redirect_error(credentials, application, "request_uri_not_supported", "request_uri is not supported.")
+        if credentials.get("code_challenge_method") != "S256":
+            # A missing method means "plain" (RFC 7636); only S256 is accepted, and it is
+            # refused here, before any consent is asked.
+            return self._redirect_error(credentials, application, "invalid_request", "code_challenge_method must be S256.")
+        if params.get("response_mode", "query") not in RESPONSE_MODES:
+            return self._redirect_error(credentials, application, "invalid_request", "Only response_mode=query is supported.")
+        prompt = set(params.get("prompt", "").split())
+        if not prompt <= set(PROMPT_VALUES):
+            return self._redirect_error(credentials, application, "invalid_request", f"prompt may only be {', '.join(PROMPT_VALUES)}.")
+        if "none" in prompt and len(prompt) > 1:
+            return self._redirect_error(credentials, application, "invalid_request", "prompt=none cannot be combined.")
+        if "max_age" in params and parse_max_age(params["max_age"]) is None:
+            return self._redirect_error(credentials, application, "invalid_request", "max_age must be a whole number of seconds.")
+        return None
+
     def _needs_fresh_login(self, prompt: set[str]) -> bool:
         if "login" in prompt:
             return True
-        max_age = self.request.GET.get("max_age")
+        max_age = parse_max_age(self.request.GET.get("max_age"))
         if max_age is None:
             return False
+        if max_age == 0:
+            return True  # OIDC Core 3.1.2.1: like prompt=login
         auth_time = session_auth_time(self.request)
-        if not max_age.isdigit() or auth_time is None:
-            return True
-        return (datetime.now(dt_timezone.utc) - auth_time).total_seconds() > int(max_age)
+        return auth_time is None or (datetime.now(dt_timezone.utc) - auth_time).total_seconds() > max_age
 
     def _issue(self, request, scopes, credentials, application):
         try:

@@ -29,6 +29,7 @@ from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 
 from accounts import audit, sessions, throttles
 from oauth import consent
+from oauth.server import ALLOWED_GRANT_TYPES, ALLOWED_RESPONSE_TYPES
 from oauth.models import Consent
 from permissions.scopes import CATALOGUE, describe
 
@@ -335,28 +336,55 @@ def invalid_client() -> JsonResponse:
     return response
 
 
+def capabilities(view, request) -> dict:
+    """What the provider serves, in both discovery documents: each entry is tested
+    against the server's behaviour (tests/oauth/test_discovery.py)."""
+    client_authentication = ["client_secret_basic", "client_secret_post", "none"]  # none: public clients
+    return {
+        "revocation_endpoint": view._get_endpoint_url(request, "revoke-token", required=True),
+        "introspection_endpoint": view._get_endpoint_url(request, "introspect", required=True),
+        "grant_types_supported": list(ALLOWED_GRANT_TYPES),
+        "response_types_supported": list(ALLOWED_RESPONSE_TYPES),
+        "response_modes_supported": list(RESPONSE_MODES),
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": client_authentication,
+        "revocation_endpoint_auth_methods_supported": client_authentication,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],  # IntrospectView
+        "prompt_values_supported": list(PROMPT_VALUES),
+        # OIDC Discovery defaults request_uri_parameter_supported to true: say false.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "scopes_supported": list(CATALOGUE),
+    }
+
+
 @method_decorator(login_not_required, name="dispatch")
 class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
-    """OIDC discovery, listing also revocation, introspection and the grants that exist."""
+    """OIDC discovery: DOT's document with what this provider serves (``capabilities``)."""
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         data = json.loads(response.content)
+        data.update(capabilities(self, request))
         data.update(
             {
-                "revocation_endpoint": self._get_endpoint_url(request, "revoke-token", required=True),
-                "introspection_endpoint": self._get_endpoint_url(request, "introspect", required=True),
-                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-                "response_types_supported": ["code"],
-                "response_modes_supported": ["query"],
-                "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "claims_supported": ["sub", "name", "email", "email_verified", "auth_time", "iss", "aud", "exp", "iat", "nonce"],
-                "scopes_supported": list(CATALOGUE),
             }
         )
-        return JsonResponse(data)
+        return JsonResponse(data, headers={"Access-Control-Allow-Origin": "*"})
+
+
+@method_decorator(login_not_required, name="dispatch")
+class ServerMetadataView(dot_views.OAuthServerMetadataView):
+    """RFC 8414 metadata: DOT's document with the same ``capabilities`` (DOT lists the
+    device grant, which is not served, and not the ``none`` client authentication)."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data.update(capabilities(self, request))
+        return JsonResponse(data, headers={"Access-Control-Allow-Origin": "*"})
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -20,17 +20,17 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from jwcrypto.common import base64url_decode
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidIDTokenError, InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_access_token_model, get_application_model
-from jwcrypto.common import base64url_decode
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 
 from accounts import audit, sessions, throttles
 from oauth import consent
-from oauth.server import ALLOWED_GRANT_TYPES, ALLOWED_RESPONSE_TYPES
 from oauth.models import Consent
+from oauth.server import ALLOWED_GRANT_TYPES, ALLOWED_RESPONSE_TYPES
 from permissions.scopes import CATALOGUE, describe
 
 Application = get_application_model()

@@ -41,7 +41,23 @@ SESSIONS: dict[str, dict] = {}  # browser session id -> what this app knows abou
 
 
 def discovery() -> dict:
-    return requests.get(f"{ISSUER}/.well-known/openid-configuration", timeout=10).json()
+    config = requests.get(f"{ISSUER}/.well-known/openid-configuration", timeout=10).json()
+    if config.get("issuer") != ISSUER:  # OIDC Discovery 4.3
+        raise ValueError("the discovery document names another issuer")
+    return config
+
+
+def is_from_issuer(query: dict, config: dict) -> bool:
+    """RFC 9207: the authorization response names the issuer this app sent the user to.
+
+    A server that advertises ``authorization_response_iss_parameter_supported`` always
+    sends ``iss``, so a response without it did not come from that server (a mix-up
+    attack); with ``iss``, it must be this issuer exactly.
+    """
+    iss = query.get("iss")
+    if iss is None:
+        return not config.get("authorization_response_iss_parameter_supported", False)
+    return iss == [ISSUER]
 
 
 def oauth_session(**kwargs) -> OAuth2Session:
@@ -131,13 +147,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send(302, location=url, sid=sid)
 
     def callback(self, sid, state, query) -> None:
-        if "error" in query:
-            return self._send(200, page("Not connected", f"<p>The provider said: {html.escape(query['error'][0])}</p><p><a href='/'>Back</a></p>"), sid=sid)
+        # Check state and iss first, on errors too: neither kind of response is trusted
+        # before it is known to answer this browser's request, from this issuer.
         if query.get("state", [""])[0] != state.get("state") or not state.get("state"):
             return self._send(400, page("State mismatch", "<p>This callback was not started here.</p>"), sid=sid)
-        if query.get("iss", [ISSUER])[0] != ISSUER:
-            return self._send(400, page("Issuer mismatch", "<p>The response came from another server (RFC 9207).</p>"), sid=sid)
         config = discovery()
+        if not is_from_issuer(query, config):
+            return self._send(400, page("Issuer mismatch", "<p>The response did not come from the server this app asked (RFC 9207).</p>"), sid=sid)
+        if "error" in query:
+            return self._send(200, page("Not connected", f"<p>The provider said: {html.escape(query['error'][0])}</p><p><a href='/'>Back</a></p>"), sid=sid)
         token = oauth_session(state=state["state"]).fetch_token(
             config["token_endpoint"], authorization_response=f"{REDIRECT_URI}?{urlsplit(self.path).query}", code_verifier=state.pop("verifier")
         )

@@ -8,14 +8,35 @@ from oauth import tokens
 from oauth.models import Consent
 
 
-def is_covered(user, application, scopes) -> bool:
-    """Has the user approved every one of these scopes for this client (or needs none)?"""
+def is_covered(user, application, scopes, redirect_uri: str) -> bool:
+    """Has the user approved every one of these scopes for this client (or needs none)?
+
+    Never for a redirect URI that another program could own (``is_identified_by``): the
+    approval was given to the client, not to whatever answers on that URI.
+    """
+    if not is_identified_by(application, redirect_uri):
+        return False
     if application.skip_authorization:
         return True
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     consent = Consent.objects.filter(user=user, application=application).first()
     return consent is not None and consent.covers(list(scopes))
+
+
+def is_identified_by(application, redirect_uri: str) -> bool:
+    """Does a response sent to this redirect URI reach only this client?
+
+    A registered loopback URI accepts any port (RFC 8252 7.3), so for a public client a
+    loopback URI on another port may be any local process: it proves nothing about who
+    is asking (RFC 8252 8.6, RFC 6749 10.2), and such a request is never authorized
+    without the user seeing the consent page. A confidential client proves itself at the
+    token endpoint with its secret; a public client's exactly registered URI (its
+    registered port included) is its own.
+    """
+    if application.client_type != application.CLIENT_PUBLIC:
+        return True
+    return redirect_uri in application.redirect_uris.split()
 
 
 @transaction.atomic

@@ -349,4 +349,4 @@ class Validator(OAuth2Validator):
 
     def validate_silent_authorization(self, request) -> bool:
         user = getattr(request, "user", None)
-        return user is None or consent.is_covered(user, request.client, request.scopes)
+        return user is None or consent.is_covered(user, request.client, request.scopes, request.redirect_uri)

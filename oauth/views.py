@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from datetime import datetime, timezone as dt_timezone
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -13,14 +14,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.hashers import check_password
+from django.core.exceptions import DisallowedRedirect
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from jwcrypto.common import base64url_decode
 from oauth2_provider import views as dot_views
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import InvalidIDTokenError, InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
@@ -29,6 +32,7 @@ from accounts import audit, sessions, throttles
 from accounts.net import client_ip
 from oauth import consent
 from oauth.models import Consent
+from oauth.server import ALLOWED_GRANT_TYPES, ALLOWED_RESPONSE_TYPES
 from oauth.validators import may_use_tokens
 from permissions.scopes import catalogue, describe
 
@@ -37,6 +41,8 @@ AccessToken = get_access_token_model()
 
 CONSENT_FIELDS = ("client_id", "redirect_uri", "scope", "state", "response_type", "code_challenge", "code_challenge_method", "nonce")
 PENDING_KEY = "oauth_pending_consent"
+PROMPT_VALUES = ("none", "login", "consent")
+RESPONSE_MODES = ("query",)
 
 
 def is_loopback_redirect(uri: str) -> bool:
@@ -47,6 +53,13 @@ def is_loopback_redirect(uri: str) -> bool:
 def session_auth_time(request) -> datetime | None:
     auth_at = request.session.get(sessions.AUTH_AT)
     return datetime.fromtimestamp(auth_at, tz=dt_timezone.utc) if isinstance(auth_at, (int, float)) else None
+
+
+def parse_max_age(value: str | None) -> int | None:
+    """``max_age`` as seconds: ASCII digits only (``str.isdigit`` also takes "²"), else None."""
+    if value is None or not re.fullmatch(r"[0-9]{1,12}", value):
+        return None
+    return int(value)
 
 
 def without_params(url: str, *names: str) -> str:
@@ -85,11 +98,26 @@ class AuthorizeView(dot_views.AuthorizationView):
         return self.redirect(f"{uri}{separator}{urlencode(params)}", application)
 
     def _reauthenticate(self):
-        """Send the user to sign in again, then back here (without prompt=login)."""
-        next_url = without_params(self.request.get_full_path(), "prompt")
+        """Send the user to sign in again, then back here.
+
+        The way back drops ``prompt`` and ``max_age``: the sign-in that follows is the
+        fresh authentication they asked for (``max_age=0``, or a small max_age and a slow
+        redirect, would otherwise send the user round again). ``auth_time`` in the ID
+        token tells the client when that was.
+        """
+        next_url = without_params(self.request.get_full_path(), "prompt", "max_age")
         return redirect(f"{reverse('accounts:login')}?{urlencode({'next': next_url, 'reauth': '1'})}")
 
     # --- the request --------------------------------------------------------------
+
+    def handle_no_permission(self):
+        """An anonymous browser: refuse what no sign-in would cure before asking for one."""
+        try:
+            _scopes, credentials = self.validate_authorization_request(self.request)
+        except OAuthToolkitError:
+            return super().handle_no_permission()  # DOT's error page or the login page
+        application = Application.objects.get(client_id=credentials["client_id"])
+        return self._refusal(credentials, application) or super().handle_no_permission()
 
     def get(self, request, *args, **kwargs):
         try:
@@ -97,35 +125,59 @@ class AuthorizeView(dot_views.AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         application = Application.objects.select_related("client_policy").get(client_id=credentials["client_id"])
-        if credentials.get("code_challenge_method") != "S256":
-            # A missing method means "plain" (RFC 7636); only S256 is accepted, and it is
-            # refused here, before any consent is asked.
-            return self._redirect_error(credentials, application, "invalid_request", "code_challenge_method must be S256.")
+        refusal = self._refusal(credentials, application)
+        if refusal is not None:
+            return refusal
         prompt = set(request.GET.get("prompt", "").split())
-        if "none" in prompt and len(prompt) > 1:
-            return self._redirect_error(credentials, application, "invalid_request", "prompt=none cannot be combined.")
         if self._needs_fresh_login(prompt):
             if "none" in prompt:
                 return self._redirect_error(credentials, application, "login_required", "The user must sign in again.")
             return self._reauthenticate()
         credentials["auth_time"] = session_auth_time(request)
         # prompt=consent (OIDC Core 3.1.2.1): ask again even when the scopes were approved.
-        if "consent" not in prompt and consent.is_covered(request.user, application, scopes):
+        # is_covered is False for a public client's loopback URI on an unregistered port.
+        if "consent" not in prompt and consent.is_covered(request.user, application, scopes, credentials["redirect_uri"]):
             return self._issue(request, scopes, credentials, application)
         if "none" in prompt:
             return self._redirect_error(credentials, application, "consent_required", "The user has not approved these scopes.")
         return self._consent_page(request, scopes, credentials, application)
 
+    def _refusal(self, credentials: dict, application):
+        """The error response for a request this server does not serve, else None.
+
+        Called once oauthlib has matched the client and its redirect URI, so each error
+        goes back to the client. The discovery documents advertise exactly what passes.
+        """
+        params = self.request.GET
+        if "request" in params:
+            return self._redirect_error(credentials, application, "request_not_supported", "Request objects are not supported.")
+        if "request_uri" in params:
+            return self._redirect_error(credentials, application, "request_uri_not_supported", "request_uri is not supported.")
+        if credentials.get("code_challenge_method") != "S256":
+            # A missing method means "plain" (RFC 7636); only S256 is accepted, and it is
+            # refused here, before any consent is asked.
+            return self._redirect_error(credentials, application, "invalid_request", "code_challenge_method must be S256.")
+        if params.get("response_mode", "query") not in RESPONSE_MODES:
+            return self._redirect_error(credentials, application, "invalid_request", "Only response_mode=query is supported.")
+        prompt = set(params.get("prompt", "").split())
+        if not prompt <= set(PROMPT_VALUES):
+            return self._redirect_error(credentials, application, "invalid_request", f"prompt may only be {', '.join(PROMPT_VALUES)}.")
+        if "none" in prompt and len(prompt) > 1:
+            return self._redirect_error(credentials, application, "invalid_request", "prompt=none cannot be combined.")
+        if "max_age" in params and parse_max_age(params["max_age"]) is None:
+            return self._redirect_error(credentials, application, "invalid_request", "max_age must be a whole number of seconds.")
+        return None
+
     def _needs_fresh_login(self, prompt: set[str]) -> bool:
         if "login" in prompt:
             return True
-        max_age = self.request.GET.get("max_age")
+        max_age = parse_max_age(self.request.GET.get("max_age"))
         if max_age is None:
             return False
+        if max_age == 0:
+            return True  # OIDC Core 3.1.2.1: like prompt=login
         auth_time = session_auth_time(self.request)
-        if not max_age.isdigit() or auth_time is None:
-            return True
-        return (datetime.now(dt_timezone.utc) - auth_time).total_seconds() > int(max_age)
+        return auth_time is None or (datetime.now(dt_timezone.utc) - auth_time).total_seconds() > max_age
 
     def _issue(self, request, scopes, credentials, application):
         try:
@@ -327,28 +379,109 @@ def invalid_client() -> JsonResponse:
     return response
 
 
+def capabilities(view, request) -> dict:
+    """What the provider serves, in both discovery documents: each entry is tested
+    against the server's behaviour (tests/oauth/test_discovery.py)."""
+    client_authentication = ["client_secret_basic", "client_secret_post", "none"]  # none: public clients
+    return {
+        "revocation_endpoint": view._get_endpoint_url(request, "revoke-token", required=True),
+        "introspection_endpoint": view._get_endpoint_url(request, "introspect", required=True),
+        "grant_types_supported": list(ALLOWED_GRANT_TYPES),
+        "response_types_supported": list(ALLOWED_RESPONSE_TYPES),
+        "response_modes_supported": list(RESPONSE_MODES),
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": client_authentication,
+        "revocation_endpoint_auth_methods_supported": client_authentication,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],  # IntrospectView
+        "prompt_values_supported": list(PROMPT_VALUES),
+        # OIDC Discovery defaults request_uri_parameter_supported to true: say false.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "scopes_supported": list(catalogue()),
+    }
+
+
 @method_decorator(login_not_required, name="dispatch")
 class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
-    """OIDC discovery, listing also revocation, introspection and the grants that exist."""
+    """OIDC discovery: DOT's document with what this provider serves (``capabilities``)."""
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         data = json.loads(response.content)
+        data.update(capabilities(self, request))
         data.update(
             {
-                "revocation_endpoint": self._get_endpoint_url(request, "revoke-token", required=True),
-                "introspection_endpoint": self._get_endpoint_url(request, "introspect", required=True),
-                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-                "response_types_supported": ["code"],
-                "response_modes_supported": ["query"],
-                "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "claims_supported": ["sub", "name", "email", "email_verified", "auth_time", "iss", "aud", "exp", "iat", "nonce"],
-                "scopes_supported": list(catalogue()),
             }
         )
-        return JsonResponse(data)
+        return JsonResponse(data, headers={"Access-Control-Allow-Origin": "*"})
+
+
+@method_decorator(login_not_required, name="dispatch")
+class ServerMetadataView(dot_views.OAuthServerMetadataView):
+    """RFC 8414 metadata: DOT's document with the same ``capabilities`` (DOT lists the
+    device grant, which is not served, and not the ``none`` client authentication)."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data.update(capabilities(self, request))
+        return JsonResponse(data, headers={"Access-Control-Allow-Origin": "*"})
+
+
+@method_decorator(login_not_required, name="dispatch")
+class LogoutView(dot_views.RPInitiatedLogoutView):
+    """RP-initiated logout, where every bad request is a 400 page (DOT answered some with a 500).
+
+    DOT's own checks stay in charge; these overrides only turn its crashes into the
+    errors it already has: an unknown ``client_id`` (``Application.DoesNotExist``), an
+    ``id_token_hint`` its loader cannot read (payload not a JSON object, an ``aud`` that
+    is not a string, a client without RS256 keys: ``ValueError``, ``TypeError``,
+    ``ImproperlyConfigured``), and the redirect to ``/`` it refuses on plain http.
+    The rest of the logout story (what signing out revokes, audit, back-channel) is a later issue.
+    """
+
+    def validate_logout_request_user(self, id_token_hint, client_id):
+        if id_token_hint and not is_readable_id_token(id_token_hint):
+            raise InvalidIDTokenError()
+        return super().validate_logout_request_user(id_token_hint, client_id)
+
+    def get_request_application(self, id_token, client_id):
+        if client_id and not Application.objects.filter(client_id=client_id).exists():
+            raise InvalidOIDCClientError()
+        return super().get_request_application(id_token, client_id)
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        if post_logout_redirect_uri:
+            return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        try:
+            return super().do_logout(application, None, state, token_user)
+        except DisallowedRedirect:
+            # The user is signed out; DOT's redirect to build_absolute_uri("/") allows
+            # https only, which an http origin (make run) is not.
+            return redirect("/")
+
+
+def is_readable_id_token(hint: str) -> bool:
+    """Can DOT's loader look this hint up: a compact JWS naming an RS256 client in ``aud``?
+
+    Only the shape is checked here; DOT verifies the signature and the claims.
+    """
+    parts = hint.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        payload = json.loads(base64url_decode(parts[1]))
+    except (ValueError, TypeError):  # bad base64, bad UTF-8, bad JSON
+        return False
+    audience = payload.get("aud") if isinstance(payload, dict) else None
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list) or not audiences or not all(isinstance(a, str) for a in audiences):
+        return False
+    # DOT takes the first client the audience names and asks it for its key.
+    application = Application.objects.filter(client_id__in=audiences).first()
+    return application is not None and application.algorithm == Application.RS256_ALGORITHM
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -198,6 +198,42 @@ def test_response_type_token_is_unsupported(browser, public_client, issuer):
     assert_error_redirect(browser.get(request.url), request, "unsupported_response_type", issuer)
 
 
+# --- Parameters this server does not serve: refused, never silently ignored ------------------------
+
+UNSERVED = {
+    "request object": ({"request": "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."}, "request_not_supported"),
+    "request_uri": ({"request_uri": "https://app.example.com/request.jwt"}, "request_uri_not_supported"),
+    "response_mode fragment": ({"response_mode": "fragment"}, "invalid_request"),
+    "response_mode form_post": ({"response_mode": "form_post"}, "invalid_request"),
+    "prompt select_account": ({"prompt": "select_account"}, "invalid_request"),
+    "prompt create": ({"prompt": "create"}, "invalid_request"),
+    "prompt login with an unknown value": ({"prompt": "login select_account"}, "invalid_request"),
+}
+
+
+@pytest.mark.parametrize("params, error", UNSERVED.values(), ids=UNSERVED.keys())
+def test_a_parameter_this_server_does_not_serve_is_refused_back_to_the_client(browser, trusted_client, issuer, params, error):
+    """OIDC Core 6.1/6.2: request and request_uri; a trusted client would otherwise get a code at once."""
+    request = authorize_url(AUTHORIZE_PATH, trusted_client.client_id, **params)
+
+    assert_error_redirect(browser.get(request.url), request, error, issuer)
+
+
+@pytest.mark.parametrize("params, error", UNSERVED.values(), ids=UNSERVED.keys())
+def test_a_parameter_this_server_does_not_serve_is_refused_before_an_anonymous_browser_signs_in(
+    client, public_client, issuer, params, error
+):
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, **params)
+
+    assert_error_redirect(client.get(request.url), request, error, issuer)
+
+
+def test_a_request_object_with_an_unregistered_redirect_uri_gets_the_error_page(browser, public_client):
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, request="x.y.z", redirect_uri="https://evil.example/cb")
+
+    assert_error_page(browser.get(request.url))
+
+
 # --- Scopes: only what the client is registered for, only known ones -------------------------------
 
 

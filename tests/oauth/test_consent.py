@@ -10,6 +10,7 @@ from django.test import Client
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauth.models import Consent
+from oauth.registration import register_client
 from permissions.scopes import catalogue
 from tests.factories import customer
 from tests.oauth.helpers import (
@@ -219,6 +220,85 @@ def test_a_client_registered_with_skip_consent_never_shows_the_page(browser, tru
 
     assert code_from(response, request)
     assert not Consent.objects.exists()
+
+
+# --- A loopback redirect URI on another port (RFC 8252 8.6) ------------------------------------------
+
+OTHER_PORT_URI = "http://127.0.0.1:9999/callback"  # any local process may listen there
+
+
+@pytest.fixture
+def confidential_loopback_client(db):
+    return register_client(
+        name="Desktop App With A Secret", client_type="confidential", grant="authorization-code",
+        scopes=["openid", "orders:read"], redirect_uris=[REDIRECT_URI], client_id="test-confidential-loopback",
+    )
+
+
+def test_a_remembered_approval_is_asked_again_on_another_loopback_port(browser, public_client):
+    authorize_on(browser, public_client.client_id, scope="openid")
+
+    page = browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI).url)
+
+    assert is_consent_page(page)
+    assert b"127.0.0.1:9999" in page.content  # the user sees where the answer goes
+    assert Grant.objects.count() == 1  # the first authorization's code only
+
+
+def test_prompt_none_on_another_loopback_port_is_consent_required_even_when_remembered(browser, public_client, issuer):
+    authorize_on(browser, public_client.client_id, scope="openid")
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", prompt="none", redirect_uri=OTHER_PORT_URI)
+
+    response = browser.get(request.url)
+
+    assert response.status_code == 302
+    assert location(response).startswith(OTHER_PORT_URI + "?"), location(response)
+    params = query(location(response))
+    assert params["error"] == "consent_required"
+    assert params["state"] == request.state and params["iss"] == issuer
+    assert "code" not in params
+    assert Grant.objects.count() == 1  # the first authorization's code only
+
+
+def test_the_registered_loopback_port_keeps_the_remembered_approval_silent(browser, public_client, issuer):
+    authorize_on(browser, public_client.client_id, scope="openid")
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", prompt="none", redirect_uri=REDIRECT_URI)
+
+    response = browser.get(request.url)
+
+    assert location(response).startswith(REDIRECT_URI + "?")
+    assert code_from(response, request) and query(location(response))["iss"] == issuer
+
+
+def test_another_loopback_port_shows_the_page_even_for_a_client_registered_with_skip_consent(browser, trusted_client, issuer):
+    assert is_consent_page(browser.get(authorize_url(AUTHORIZE_PATH, trusted_client.client_id, redirect_uri=OTHER_PORT_URI).url))
+    request = authorize_url(AUTHORIZE_PATH, trusted_client.client_id, prompt="none", redirect_uri=OTHER_PORT_URI)
+    assert query(location(browser.get(request.url)))["error"] == "consent_required"
+    # On its registered port it still skips the page.
+    response, request = authorize_on(browser, trusted_client.client_id, allow=False)
+    assert code_from(response, request)
+
+
+def test_approving_on_another_loopback_port_gives_that_uri_a_code_once_and_is_asked_again_next_time(browser, public_client):
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI)
+    response = approve_on(browser, browser.get(request.url))
+    assert location(response).startswith(OTHER_PORT_URI + "?") and code_from(response, request)
+
+    again = browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI).url)
+
+    assert is_consent_page(again)
+
+
+def test_a_confidential_client_on_another_loopback_port_keeps_its_remembered_approval(browser, confidential_loopback_client):
+    """Its secret identifies it at the token endpoint; a code sent to another process is useless."""
+    client_id = confidential_loopback_client.client_id
+    authorize_on(browser, client_id, scope="openid")
+    request = authorize_url(AUTHORIZE_PATH, client_id, scope="openid", prompt="none", redirect_uri=OTHER_PORT_URI)
+
+    response = browser.get(request.url)
+
+    assert location(response).startswith(OTHER_PORT_URI + "?")
+    assert code_from(response, request)
 
 
 # --- Connected apps -----------------------------------------------------------------------------

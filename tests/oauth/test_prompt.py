@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.conf import settings
@@ -12,6 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from accounts import sessions
+from tests.factories import PASSWORD
 from tests.oauth.helpers import (
     AUTHORIZE_PATH,
     REDIRECT_URI,
@@ -141,7 +142,54 @@ def test_max_age_zero_behaves_like_prompt_login(browser, public_client):
     response = browser.get(request.url)
 
     next_url = assert_sent_to_sign_in_again(response, request)
-    assert "max_age" in query(next_url)  # kept: after signing in, the new session satisfies it
+    assert "max_age" not in query(next_url)  # the sign-in that follows is the fresh one asked for
+
+
+def sign_in_again(browser: Client, user, next_url: str) -> float:
+    """Answer the login page the authorization sent the browser to; return when it started."""
+    login_page = browser.get(f"/accounts/login/?{urlencode({'reauth': '1', 'next': next_url})}")
+    assert login_page.status_code == 200 and b'name="password"' in login_page.content
+    before = time.time()
+    signed_in = browser.post("/accounts/login/", {"csrfmiddlewaretoken": csrf_from(login_page.content.decode()),
+                                                  "email": user.email, "password": PASSWORD, "next": next_url})
+    assert signed_in.status_code == 302 and signed_in["Location"] == next_url
+    return before
+
+
+def test_max_age_zero_asks_for_one_fresh_sign_in_then_issues_the_code(alice, public_client):
+    """No loop: after the fresh sign-in the way back issues the code, with that sign-in's auth_time."""
+    browser = page_client(alice)
+    authorize_on(browser, public_client.client_id)  # consent remembered: the code comes without a page
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, max_age="0")
+    next_url = assert_sent_to_sign_in_again(browser.get(request.url), request)
+
+    before = sign_in_again(browser, alice, next_url)
+    response = browser.get(next_url)
+
+    code = code_from(response, request)  # not another trip to the login page
+    tokens = exchange_code(Client(), public_client.client_id, code, request).json()
+    assert id_token_claims(browser, tokens["id_token"])["auth_time"] >= int(before) - 1
+
+
+@pytest.mark.parametrize("max_age", ["abc", "-1", "1.5", "", " 60", "\u00b2", "\u0661", "9" * 5000])
+def test_an_invalid_max_age_is_invalid_request_sent_back_to_the_client(browser, public_client, issuer, max_age):
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, max_age=max_age)
+
+    assert_client_error(browser.get(request.url), request, "invalid_request", issuer)
+
+
+def test_an_invalid_max_age_is_refused_before_an_anonymous_browser_is_asked_to_sign_in(public_client, issuer):
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, max_age="soon")
+
+    assert_client_error(Client().get(request.url), request, "invalid_request", issuer)
+
+
+def test_an_invalid_max_age_with_an_unregistered_redirect_uri_never_redirects(browser, public_client):
+    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, max_age="abc", redirect_uri="https://evil.example/cb")
+
+    response = browser.get(request.url)
+
+    assert response.status_code == 400 and "Location" not in response.headers
 
 
 def test_max_age_older_than_the_sign_in_asks_to_sign_in_again(browser, public_client):

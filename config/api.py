@@ -12,6 +12,7 @@ import re
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -126,6 +127,11 @@ def _code_for(exc: exceptions.APIException) -> str:
 def _normalize(exc: BaseException) -> exceptions.APIException | None:
     if isinstance(exc, exceptions.APIException):
         return exc
+    if isinstance(exc, MultiPartParserError):
+        # Django's CSRF check reads a form body before the view could refuse it as not JSON.
+        return exceptions.UnsupportedMediaType(
+            "multipart/form-data", "Malformed multipart body; the API takes application/json."
+        )
     if isinstance(exc, Http404):
         return exceptions.NotFound("Not found.")
     if isinstance(exc, Ratelimited):

@@ -126,8 +126,8 @@ class AutoSchema(DrfAutoSchema):
             statuses.add(403)  # CSRF; a token without the scope; the policy's denial
         if detail or paginated:
             statuses.add(404)  # no such object (or not visible); a page past the end
-        if has_body:
-            statuses.add(415)
+        if has_body or method == "POST":
+            statuses.add(415)  # not JSON; or for any POST, a malformed form body the CSRF check reads
         statuses.update(getattr(view, "throttled_statuses", ()))
         return sorted(statuses)
 

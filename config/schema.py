@@ -1,5 +1,7 @@
 """How the OpenAPI schema (drf-spectacular) describes authentication, errors and request bodies."""
 
+import copy
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as DrfAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance
@@ -135,7 +137,8 @@ class AutoSchema(DrfAutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, schema=ERROR_SCHEMA, object="Error")
+        # A copy: drf-spectacular's enum postprocessing rewrites the schema it is given in place.
+        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, schema=copy.deepcopy(ERROR_SCHEMA), object="Error")
         self.registry.register_on_missing(component)
         for status in self.error_statuses():
             response = {"description": ERROR_DESCRIPTIONS[status], "content": {"application/json": {"schema": component.ref}}}
@@ -143,6 +146,12 @@ class AutoSchema(DrfAutoSchema):
                 response["headers"] = ERROR_HEADERS[status]
             responses.setdefault(str(status), response)
         return responses
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body and isinstance(force_instance(self.get_request_serializer()), StrictSerializerMixin):
+            body["required"] = True  # no body is {}: every strict serializer refuses it
+        return body
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)

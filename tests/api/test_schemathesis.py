@@ -173,7 +173,7 @@ def _sign_in(caller: str) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("credentials", CALLERS, indirect=True)
 @schema.parametrize()
-@settings(suppress_health_check=list(HealthCheck), deadline=None)
+@settings(suppress_health_check=list(HealthCheck), deadline=None, database=None)
 def test_api_conforms_to_its_schema(case, credentials, world):
     world.aim(case)
     with in_test_transaction():

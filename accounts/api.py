@@ -35,8 +35,26 @@ class CsrfView(APIView):
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(APIView):
     permission_classes = [AllowAny]
+    throttled_statuses = (429,)  # TOO_MANY_LOGIN_ATTEMPTS, documented by core.schema.AutoSchema
 
-    @extend_schema(request=LoginSerializer, responses=inline_serializer("LoginResult", {"status": serializers.CharField(), "user": serializers.DictField()}))
+    @extend_schema(
+        request=LoginSerializer,
+        responses=inline_serializer(
+            "LoginResult",
+            {
+                "status": serializers.ChoiceField(choices=["success"]),
+                "user": inline_serializer(
+                    "LoginUser",
+                    {
+                        "id": serializers.CharField(),
+                        "email": serializers.CharField(),
+                        "name": serializers.CharField(),
+                        "role": serializers.CharField(),
+                    },
+                ),
+            },
+        ),
+    )
     def post(self, request):
         enforce_csrf(request._request)
         serializer = LoginSerializer(data=request.data)

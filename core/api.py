@@ -7,12 +7,14 @@ validation errors add ``fields``. Codes are the contract's.
 from __future__ import annotations
 
 import logging
+import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from django_ratelimit.exceptions import Ratelimited
-from rest_framework import authentication, exceptions, status
+from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
@@ -77,8 +79,14 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.get(name)
         if raw is None:
             return
-        if not raw.isdigit() or int(raw) < 1:
+        if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:
             raise exceptions.ValidationError({name: ["Must be a positive integer."]})
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1  # _validate_positive
+        return parameters
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -119,6 +127,11 @@ def _code_for(exc: exceptions.APIException) -> str:
 def _normalize(exc: BaseException) -> exceptions.APIException | None:
     if isinstance(exc, exceptions.APIException):
         return exc
+    if isinstance(exc, MultiPartParserError):
+        # Django's CSRF check reads a form body before the view could refuse it as not JSON.
+        return exceptions.UnsupportedMediaType(
+            "multipart/form-data", "Malformed multipart body; the API takes application/json."
+        )
     if isinstance(exc, Http404):
         return exceptions.NotFound("Not found.")
     if isinstance(exc, Ratelimited):
@@ -160,6 +173,15 @@ def exception_handler(exc: BaseException, context: dict) -> Response:
     if auth_header:
         response["WWW-Authenticate"] = auth_header
     return response
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean, nothing else: not "true", "yes", 1 or "on" (DRF's BooleanField takes those)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
 
 
 class StrictSerializerMixin:

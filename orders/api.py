@@ -3,7 +3,7 @@ object lookup through the policy (404), then the action (403)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +31,10 @@ def status_filter(request, choices: list[str]) -> str | None:
     return value
 
 
+def status_parameter(choices: list[str]) -> OpenApiParameter:
+    return OpenApiParameter("status", str, enum=choices, description="Only objects in this status.")
+
+
 def order_access(request, order_id, perm: str = "orders.view_order") -> Order:
     return selectors.order_access(fetched_by=request.user, order_id=order_id, perm=perm, request=request._request)
 
@@ -48,6 +52,10 @@ class OrderListView(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.order_list(fetched_by=self.request.user, status=status_filter(self.request, Order.Status.values))
+
+    @extend_schema(parameters=[status_parameter(Order.Status.values)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
     def post(self, request):
@@ -110,6 +118,10 @@ class RefundRequestListView(generics.ListAPIView):
         return selectors.refund_request_list(
             fetched_by=self.request.user, status=status_filter(self.request, RefundRequest.Status.values)
         )
+
+    @extend_schema(parameters=[status_parameter(RefundRequest.Status.values)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class RefundRequestDetailView(APIView):

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api import user_summary
 from accounts.models import Region, Role, User
-from core.api import StrictSerializerMixin
+from core.api import StrictBooleanField, StrictSerializerMixin
 from permissions import policy
 from permissions.drf import ANY_TOKEN
 from permissions.enforce import authorize, fetch_authorized, require
@@ -34,9 +34,13 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserUpdateSerializer(StrictSerializerMixin, serializers.Serializer):
+    """Any of role, region (null: none; admins only) and is_active; at least one."""
+
+    min_properties = 1  # the schema's minProperties: an empty body is refused (validate below)
+
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     region = serializers.ChoiceField(choices=Region.choices, required=False, allow_null=True)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
     def validate(self, data):
         if not data:
@@ -106,7 +110,9 @@ class MeView(APIView):
         responses=inline_serializer(
             "Me",
             {
-                "id": serializers.CharField(),
+                # A user's id; a client-credentials token answers client_id instead.
+                "id": serializers.CharField(required=False),
+                "client_id": serializers.CharField(required=False),
                 "email": serializers.CharField(required=False),
                 "name": serializers.CharField(required=False),
                 "role": serializers.CharField(),

@@ -106,3 +106,72 @@ def test_docs_page_csp_forbids_inline_scripts(client):
     assert script_src is not None
     assert "'unsafe-inline'" not in script_src.group(1)
     assert "'self'" in script_src.group(1)
+
+
+# --- The schema tells the truth about errors and request bodies ------------------------------
+
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield f"{method.upper()} {path}", method, path, operation
+
+
+def test_every_operation_documents_its_error_responses_with_the_envelope(client):
+    document = client.get("/api/schema/?format=json").json()
+    schemas = document["components"]["schemas"]
+    error = schemas["Error"]
+
+    def enum(prop: dict) -> list:
+        return prop["enum"] if "enum" in prop else schemas[prop["$ref"].rsplit("/", 1)[1]]["enum"]
+
+    assert error["required"] == ["status", "code", "message"]
+    assert error["additionalProperties"] is False
+    assert enum(error["properties"]["status"]) == ["error"]
+    assert {"VALIDATION_ERROR", "NOT_AUTHENTICATED", "INVALID_TOKEN", "FORBIDDEN", "INSUFFICIENT_SCOPE", "CSRF_FAILED",
+            "NOT_FOUND", "UNSUPPORTED_MEDIA_TYPE", "TOO_MANY_LOGIN_ATTEMPTS", "SERVICE_UNAVAILABLE"} <= set(enum(error["properties"]["code"]))
+    for label, method, path, operation in operations(document):
+        errors = {code for code in operation["responses"] if code >= "400"}
+        expected = {"401", "503"}
+        if method != "get":
+            expected |= {"403"}
+        if method == "post" or "requestBody" in operation:
+            expected |= {"415"}
+        if "requestBody" in operation or any(p["in"] == "query" for p in operation.get("parameters", [])):
+            expected |= {"400"}
+        if "{" in path:
+            expected |= {"404"}
+        assert expected <= errors, (label, sorted(errors))
+        for code in errors:
+            content = operation["responses"][code]["content"]
+            assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, (label, code)
+    responses = {label: set(op["responses"]) for label, _, _, op in operations(document)}
+    assert "429" in responses["POST /api/auth/login/"]
+    assert {"403", "404"} <= responses["GET /api/orders/"]  # a token without orders:read; a page past the end
+    assert "403" not in responses["GET /api/me/"]  # any valid token, any signed-in user
+
+
+def test_every_request_body_refuses_unknown_properties_and_says_what_the_server_refuses(client):
+    document = client.get("/api/schema/?format=json").json()
+    schemas = document["components"]["schemas"]
+    bodies = 0
+    for label, _, _, operation in operations(document):
+        if "requestBody" not in operation:
+            continue
+        bodies += 1
+        assert operation["requestBody"]["required"] is True, label
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert schemas[ref.rsplit("/", 1)[1]]["additionalProperties"] is False, label
+    assert bodies == 4  # login, orders, refund requests, PATCH users
+    password = schemas["Login"]["properties"]["password"]
+    assert password["minLength"] == 1 and password["pattern"] == "^[^\\u0000]*$"
+    reason = schemas["RefundRequestCreate"]["properties"]["reason"]
+    assert reason["minLength"] == 1 and "\\u0020" in reason["pattern"]
+    assert schemas["PatchedUserUpdate"]["minProperties"] == 1
+    assert schemas["OrderCreate"]["properties"]["amount"]["type"] == "string"
+    orders = document["paths"]["/api/orders/"]["get"]["parameters"]
+    assert {p["name"]: p["schema"].get("minimum") for p in orders if p["name"].startswith("page")} == {"page": 1, "page_size": 1}
+    assert next(p for p in orders if p["name"] == "status")["schema"]["enum"]

@@ -26,6 +26,9 @@ class CSRFFailed(exceptions.PermissionDenied):
     default_detail = "CSRF verification failed: send the X-CSRFToken header from GET /api/auth/csrf/."
     default_code = "CSRF_FAILED"
 
+# A view's ``token_scopes`` meaning "every valid access token" (``permissions.drf.TokenScope``).
+ANY_TOKEN = "*"
+
 
 class TooManyLoginAttempts(exceptions.Throttled):
     default_detail = "Too many sign-in attempts. Try again later."

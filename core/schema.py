@@ -9,8 +9,7 @@ from rest_framework import serializers
 from rest_framework.mixins import ListModelMixin
 from rest_framework.permissions import AllowAny
 
-from core.api import StrictSerializerMixin
-from permissions.drf import ANY_TOKEN
+from core.api import ANY_TOKEN, StrictSerializerMixin
 
 
 class SessionScheme(OpenApiAuthenticationExtension):

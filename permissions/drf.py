@@ -5,7 +5,8 @@ from __future__ import annotations
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
-ANY_TOKEN = "*"
+from core.api import ANY_TOKEN
+
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 

@@ -37,13 +37,17 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 test-services: $(STAMP)
 	DJANGO_ENV=test DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
-## make test-e2e: the browser tests (the site and the example app on loopback, Debian's chromium)
+## make test-e2e: the browser tests (the site and the example app on loopback, Debian's chromium);
+## their screenshots go to SCREENSHOT_DIR, var/screenshots/ (ignored by git) unless set
+SCREENSHOT_DIR ?= var/screenshots
 test-e2e: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "make test-e2e needs Debian's chromium: apt-get install chromium" >&2; exit 1; }
-	DJANGO_ENV=test DATABASE_URL= REDIS_URL= $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
+	DJANGO_ENV=test DATABASE_URL= REDIS_URL= SCREENSHOT_DIR=$(SCREENSHOT_DIR) $(BIN)/python -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
 
-## make screenshots: regenerate docs/screenshots/ (every browser journey saves its own)
-screenshots: test-e2e
+## make screenshots: regenerate docs/screenshots/ (the browser tests, every journey saving its own);
+## the only command that writes tracked files
+screenshots:
+	$(MAKE) test-e2e SCREENSHOT_DIR=docs/screenshots
 
 ## make bench: the benchmark suite (PostgreSQL and Redis on loopback, Debian's wrk); see bench/README.md
 BENCH_ARGS ?=

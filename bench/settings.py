@@ -5,11 +5,11 @@ Only two things differ from ``config.settings``:
 
 - ``ROOT_URLCONF`` adds the unauthenticated baseline views; they exist under these
   settings only, never in ``config.urls``;
-- collected static files go to the run's temporary directory (``BENCH_STATIC_ROOT``), not
+- collected static files go to the run's temporary directory (``HARNESS_STATIC_ROOT``), not
   the checkout's ``staticfiles/``, so a benchmark never overwrites anyone's manifest.
 
 Everything else (the profile, its secrets, the throttles) is read from the environment
-exactly as under ``make serve``; ``bench/run.py`` sets it.
+exactly as under ``make serve``; ``bench/harness.py`` sets it.
 """
 
 import os
@@ -18,5 +18,5 @@ from config.settings import *  # noqa: F403 - the production profile, unchanged
 
 ROOT_URLCONF = "bench.urls"
 
-if os.environ.get("BENCH_STATIC_ROOT"):
-    STATIC_ROOT = os.environ["BENCH_STATIC_ROOT"]
+if os.environ.get("HARNESS_STATIC_ROOT"):
+    STATIC_ROOT = os.environ["HARNESS_STATIC_ROOT"]

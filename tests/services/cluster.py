@@ -1,15 +1,10 @@
-"""The production profile for real: a database of its own, gunicorn over https, several processes.
+"""The production profile for real, as the service tests use it: :mod:`bench.harness` plus test clients.
 
-A :class:`Cluster` owns everything one test run creates, and removes all of it again:
-
-- a PostgreSQL database of its own (``auth_mp_<pid>_<random>``) on the server named by
-  ``DATABASE_URL`` (default ``127.0.0.1:5432``), migrated with the production profile and
-  dropped at the end;
-- a Redis key prefix of its own (``CACHE_KEY_PREFIX``), whose keys are deleted at the end
-  (never ``FLUSHALL``/``FLUSHDB``: the Redis server is shared);
-- a temporary directory: a self-signed certificate for 127.0.0.1, the OIDC signing key,
-  collected static files, ``DJANGO_VAR_DIR`` and the server logs;
-- gunicorn processes started as ``make serve`` starts them, terminated (and waited for).
+A :class:`Cluster` is a :class:`bench.harness.Profile` (a PostgreSQL database and a Redis
+key prefix of its own, the run's certificate and keys, gunicorn processes started as ``make
+serve`` starts them, all removed again at the end) with what the tests add on top: the
+accounts and OAuth clients they sign in with, servers that read their own structured log,
+browser-like :class:`Agent` clients and racing requests.
 
 Only loopback addresses are used. The machine's PostgreSQL and Redis are never stopped or
 reconfigured: the fault tests put a :class:`~tests.services.proxy.TcpProxy` in between.
@@ -18,151 +13,37 @@ reconfigured: the fault tests put a :class:`~tests.services.proxy.TcpProxy` in b
 from __future__ import annotations
 
 import json
-import os
-import re
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import psycopg
-import redis
 import requests
 
-from config.environment import SITE_VARIABLES
-from config.keys import write_oidc_key, write_tls_certificate
+from bench.harness import LOOPBACK, SESSION_COOKIE, Profile, free_ports, with_address
+from bench.harness import Server as ProfileServer
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent if (Path(sys.executable).parent / "gunicorn").exists() else ROOT / ".venv" / "bin"
-PYTHON = str(BIN / "python") if (BIN / "python").exists() else sys.executable
-GUNICORN = str(BIN / "gunicorn")
+__all__ = ["Agent", "Cluster", "Server", "with_address"]
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-LOOPBACK = "127.0.0.1"
 HTTP_TIMEOUT = 30
-START_TIMEOUT = 60
 WORKERS = 2
-SESSION_COOKIE = "__Host-sessionid"
-CSRF_COOKIE = "__Host-csrftoken"
-
-# What the settings read from the environment: never inherited from the shell running pytest
-# (which holds the *test* profile's values), always set here explicitly when needed.
-APP_VARIABLES = SITE_VARIABLES | {"SERVICES_STATIC_ROOT"}
-
-
-# --- Addresses -----------------------------------------------------------------------------
-
-
-def admin_database_url() -> str:
-    """The PostgreSQL server to create the run's database on (``DATABASE_URL``'s server)."""
-    url = os.environ.get("DATABASE_URL", "").strip()
-    return url if url.startswith(("postgres://", "postgresql://")) else DEFAULT_DATABASE_URL
+THROTTLES = {
+    "LOGIN_RATE_PER_ACCOUNT": "5/5m",
+    # Every request comes from 127.0.0.1: the per-IP limits would otherwise couple
+    # unrelated tests. The per-account limit is the one under test.
+    "LOGIN_RATE_PER_IP": "1000/m",
+    "TOKEN_RATE_PER_CLIENT": "1000/m",
+    "TOKEN_RATE_PER_IP": "1000/m",
+}
 
 
-def shared_redis_url() -> str:
-    url = os.environ.get("REDIS_URL", "").strip()
-    return url if url.startswith("redis://") else DEFAULT_REDIS_URL
+# --- Server processes, as the tests read them ------------------------------------------------
 
 
-def with_address(url: str, *, host: str | None = None, port: int | None = None, path: str | None = None) -> str:
-    """``url`` with another host, port or path (user and password kept)."""
-    parts = urlsplit(url)
-    userinfo = ""
-    if parts.username:
-        userinfo = quote(parts.username, safe="")
-        if parts.password:
-            userinfo += ":" + quote(parts.password, safe="")
-        userinfo += "@"
-    netloc = f"{userinfo}{host or parts.hostname}:{port or parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path if path is None else path, "", ""))
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nobody listens on now (all held open together, so they are distinct)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((LOOPBACK, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-# --- Key material ----------------------------------------------------------------------------
-
-
-# --- Server processes --------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """One gunicorn master (with its workers) serving the production profile over https."""
-
-    name: str
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-    cert: Path
-
-    @property
-    def origin(self) -> str:
-        return f"https://{LOOPBACK}:{self.port}"
-
-    def url(self, path: str) -> str:
-        return path if path.startswith("http") else self.origin + path
-
-    @property
-    def is_running(self) -> bool:
-        return self.process.poll() is None
-
-    def log_size(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_text(self, start: int = 0) -> str:
-        with self.log_path.open("rb") as handle:
-            handle.seek(start)
-            return handle.read().decode("utf-8", errors="replace")
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log_text()[-chars:] if self.log_path.exists() else "(no log)"
-
-    def wait_until_healthy(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        with https_session(self.cert) as http:
-            while time.monotonic() < deadline:
-                if not self.is_running:
-                    raise RuntimeError(f"server {self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-                try:
-                    if http.get(self.url("/healthz/"), timeout=2).status_code == 200:
-                        return
-                except requests.RequestException:
-                    pass
-                time.sleep(0.2)
-        raise RuntimeError(f"server {self.name} did not answer /healthz/ within {timeout}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """SIGTERM the master (gunicorn stops its workers), wait; kill its own group if stuck."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                # The master was started in a session of its own: its group is it and its workers.
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+class Server(ProfileServer):
+    """A gunicorn master of the cluster, with its request log readable line by line."""
 
     def request_log(self, start: int = 0) -> list[dict]:
         """The structured request log lines (``"event": "request"``) written since ``start``."""
@@ -178,10 +59,6 @@ class Server:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{needle!r} never appeared in the log of server {self.name}")
             time.sleep(0.1)
-
-    def booted_workers(self) -> int:
-        """How many workers this master has booted so far (a restarted worker adds one)."""
-        return len(re.findall(r"Booting worker with pid", self.log_text()))
 
 
 def request_log_records(text: str) -> list[dict]:
@@ -329,96 +206,26 @@ def describe(response: requests.Response) -> str:
 # --- The cluster -------------------------------------------------------------------------------
 
 
-@dataclass
-class Cluster:
-    users: dict[str, dict]
-    clients: list[dict]
-    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="auth-services-")))
-    run_id: str = field(default_factory=lambda: f"{os.getpid()}_{secrets.token_hex(3)}")
-    password: str = field(default_factory=lambda: f"Mp-{secrets.token_hex(12)}")
-    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(64))
-    servers: list[Server] = field(default_factory=list)
-    user_ids: dict[str, str] = field(default_factory=dict)
-    registered: dict[str, dict] = field(default_factory=dict)
-    database_created: bool = False
+class Cluster(Profile):
+    """Three loopback ports (process A, the public origin; process B; the fault-test process F),
+    the users and OAuth clients the tests need, and their ids once seeded."""
 
-    def __post_init__(self) -> None:
-        self.db_name = f"auth_mp_{self.run_id}"
-        self.cache_prefix = f"auth-mp-{self.run_id}"
-        self.admin_url = admin_database_url()
-        self.redis_url = shared_redis_url()
-        self.database_url = with_address(self.admin_url, path=f"/{self.db_name}")
-        self.cert, self.key = write_tls_certificate(self.tmp)
-        self.oidc_key = write_oidc_key(self.tmp)
-        self.static_root = self.tmp / "static"
-        self.var_dir = self.tmp / "var"
-        self.var_dir.mkdir()
-        # Process A (the public origin), process B, and the fault-test process.
+    server_class = Server
+
+    def __init__(self, *, users: dict[str, dict], clients: list[dict]):
         self.port_a, self.port_b, self.port_fault = free_ports(3)
-        self.origins = [f"https://{LOOPBACK}:{port}" for port in (self.port_a, self.port_b, self.port_fault)]
-
-    def __repr__(self) -> str:  # never the password, keys or client secrets in a failure report
-        return f"Cluster(database={self.db_name!r}, cache_prefix={self.cache_prefix!r}, tmp={str(self.tmp)!r})"
-
-    # Environment
-
-    def environment(self, *, database_url: str | None = None, redis_url: str | None = None) -> dict[str, str]:
-        env = {name: value for name, value in os.environ.items() if name not in APP_VARIABLES}
-        env.update(
-            DJANGO_ENV="production",
-            DJANGO_SETTINGS_MODULE="tests.services.server_settings",
-            SERVICES_STATIC_ROOT=str(self.static_root),
-            DJANGO_SECRET_KEY=self.secret_key,
-            DJANGO_VAR_DIR=str(self.var_dir),
-            DATABASE_URL=database_url or self.database_url,
-            REDIS_URL=redis_url or self.redis_url,
-            CACHE_KEY_PREFIX=self.cache_prefix,
-            PUBLIC_ORIGIN=self.origins[0],
-            ALLOWED_HOSTS=f"{LOOPBACK},localhost",
-            CSRF_TRUSTED_ORIGINS=",".join(self.origins),
-            OIDC_RSA_PRIVATE_KEY_FILE=str(self.oidc_key),
-            WEB_CONCURRENCY=str(WORKERS),
-            TRUSTED_PROXY_COUNT="0",
-            LOGIN_RATE_PER_ACCOUNT="5/5m",
-            # Every request comes from 127.0.0.1: the per-IP limits would otherwise couple
-            # unrelated tests. The per-account limit is the one under test.
-            LOGIN_RATE_PER_IP="1000/m",
-            TOKEN_RATE_PER_CLIENT="1000/m",
-            TOKEN_RATE_PER_IP="1000/m",
-            PYTHONUNBUFFERED="1",
+        super().__init__(
+            name="auth_mp", settings_module="tests.services.server_settings",
+            ports=[self.port_a, self.port_b, self.port_fault], workers=WORKERS, variables=THROTTLES,
         )
-        return env
-
-    def manage(self, *args: str, with_stdin: bool = False) -> subprocess.Popen:
-        """Start ``manage.py`` with the production profile against the run's database."""
-        return subprocess.Popen(
-            [PYTHON, "manage.py", *args],
-            cwd=ROOT,
-            env=self.environment(),
-            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    @staticmethod
-    def finish(process: subprocess.Popen, what: str, stdin: str | None = None, timeout: float = 180) -> str:
-        try:
-            out, err = process.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise RuntimeError(f"{what} did not finish within {timeout}s") from None
-        if process.returncode != 0:
-            raise RuntimeError(f"{what} failed ({process.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
-        return out
-
-    # Life cycle
+        self.users, self.clients = users, clients
+        self.password = f"Mp-{secrets.token_hex(12)}"
+        self.user_ids: dict[str, str] = {}
+        self.registered: dict[str, dict] = {}
 
     def set_up(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
-        self.database_created = True
+        """Create and migrate the database, collect static files, seed the users and clients."""
+        self.create_database()
         migrate = self.manage("migrate", "--noinput")
         collect = self.manage("collectstatic", "--noinput", "--verbosity", "0")
         self.finish(migrate, "migrate")
@@ -435,65 +242,13 @@ class Cluster:
         for client, process in registrations:
             self.registered[client["key"]] = json.loads(self.finish(process, f"register_client {client['key']}").strip().splitlines()[-1])
 
-    def start_server(self, name: str, port: int, **environment) -> Server:
-        log_path = self.tmp / f"server-{name}.log"
-        command = [
-            GUNICORN, "config.wsgi:application",
-            "--config", "config/gunicorn.conf.py",
-            "--bind", f"{LOOPBACK}:{port}",
-            "--workers", str(WORKERS),
-            "--access-logfile", "-",
-            "--forwarded-allow-ips", "",
-            "--certfile", str(self.cert),
-            "--keyfile", str(self.key),
-            # Not make serve's: gunicorn's control socket defaults to one path per user
-            # (~/.gunicorn/gunicorn.ctl), which would collide with anyone else's gunicorn.
-            "--no-control-socket",
-        ]
-        with log_path.open("ab") as log:  # O_APPEND: the master and its workers all write here
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.environment(**environment),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = Server(name=name, port=port, process=process, log_path=log_path, cert=self.cert)
-        self.servers.append(server)
-        return server
-
-    def tear_down(self) -> None:
-        problems = []
-        for server in self.servers:
-            try:
-                server.stop()
-            except Exception as error:  # noqa: BLE001 - keep cleaning up, report at the end
-                problems.append(f"stopping {server.name}: {error!r}")
-        if self.database_created:
-            try:
-                with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-            except Exception as error:  # noqa: BLE001
-                problems.append(f"dropping {self.db_name}: {error!r}")
-        try:
-            client = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
-            keys = list(client.scan_iter(match=f"{self.cache_prefix}:*", count=500))
-            if keys:
-                client.delete(*keys)
-            client.close()
-        except Exception as error:  # noqa: BLE001
-            problems.append(f"deleting Redis keys {self.cache_prefix}:*: {error!r}")
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def tear_down(self) -> list[str]:
+        problems = super().tear_down()
         if problems:
             raise RuntimeError("; ".join(problems))
+        return problems
 
     # Looking at the database directly (not through any server process)
-
-    def sql(self, query: str, *params) -> list[tuple]:
-        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=10) as conn:
-            return conn.execute(query, params).fetchall()
 
     def sql_value(self, query: str, *params):
         rows = self.sql(query, *params)

@@ -76,8 +76,8 @@ def cluster():
         cluster.set_up()
         a = cluster.start_server("A", cluster.port_a)
         b = cluster.start_server("B", cluster.port_b)
-        a.wait_until_healthy()
-        b.wait_until_healthy()
+        a.wait_until_ready()
+        b.wait_until_ready()
         yield cluster
     finally:
         cluster.tear_down()
@@ -140,7 +140,7 @@ def fault_rig(cluster):
             database_url=with_address(cluster.database_url, host="127.0.0.1", port=postgres.port),
             redis_url=with_address(cluster.redis_url, host="127.0.0.1", port=redis.port),
         )
-        server.wait_until_healthy()
+        server.wait_until_ready()
         yield FaultRig(server=server, postgres=postgres, redis=redis)
     finally:
         postgres.close()

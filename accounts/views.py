@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import audit, email_confirmation, login as login_flow, services, sessions, throttles
 from accounts.forms import LoginForm, ProfileForm, RegistrationForm
 from accounts.models import UserSession
-from accounts.net import client_ip
+from accounts.net import client_ip_key
 from accounts.redirects import safe_next
 
 THROTTLED_MESSAGE = "Too many sign-in attempts. Please wait {wait} and try again."
@@ -92,7 +92,7 @@ def register_view(request):
         return redirect("/")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST":
-        wait = throttles.hit(request, group="register:ip", key=client_ip(request), rate=settings.REGISTER_RATE_PER_IP)
+        wait = throttles.hit(request, group="register:ip", key=client_ip_key(request), rate=settings.REGISTER_RATE_PER_IP)
         if wait is not None:
             form.is_valid()
             form.add_error(None, f"Too many registrations from your network. Please wait {_wait_text(wait)}.")
@@ -207,7 +207,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         email = (request.POST.get("email") or "").strip().lower()
         wait = throttles.hit_all(
             request,
-            ("password-reset:ip", client_ip(request), settings.PASSWORD_RESET_RATE_PER_IP),
+            ("password-reset:ip", client_ip_key(request), settings.PASSWORD_RESET_RATE_PER_IP),
             ("password-reset:account", email, settings.PASSWORD_RESET_RATE_PER_ACCOUNT),
         )
         if wait is not None:

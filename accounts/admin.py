@@ -1,12 +1,26 @@
 """Admin pages for accounts. Role and activation changes go through the same services as the API."""
 
 from django.contrib import admin
+from django.shortcuts import redirect
 
 from accounts import services
 from accounts.models import AuditEvent, User
 from permissions.admin_mixins import PolicyAdmin, ReadOnlyAdmin
 
 admin.site.site_header = "Auth done right: administration"
+
+
+def _site_password_change(request, extra_context=None):
+    """The admin's "Change password" is the site's own page: throttled, audited, tokens revoked.
+
+    Django's stock view would set the password and keep every OAuth token and other
+    session alive, without an audit row or a throttle.
+    """
+    return redirect("accounts:password_change")
+
+
+admin.site.password_change = _site_password_change
+admin.site.password_change_done = lambda request, extra_context=None: redirect("accounts:profile")
 
 
 @admin.register(User)

@@ -8,8 +8,10 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
-        from accounts import sessions
+        from accounts import mail, sessions
 
         # Whoever signs a browser out (our views, the admin, OIDC RP-initiated logout),
         # its entry leaves the sessions page with it.
         user_logged_out.connect(sessions.forget_on_logout, dispatch_uid="accounts.forget_session")
+        # Mail is sent after the response: the queue opens and drains with each request.
+        mail.connect_to_requests()

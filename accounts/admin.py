@@ -2,11 +2,25 @@
 next to the users API: who may manage whom is an authorization question."""
 
 from django.contrib import admin
+from django.shortcuts import redirect
 
 from accounts.models import AuditEvent
 from core.admin import ReadOnlyAdmin
 
 admin.site.site_header = "Auth done right: administration"
+
+
+def _site_password_change(request, extra_context=None):
+    """The admin's "Change password" is the site's own page: throttled, audited, tokens revoked.
+
+    Django's stock view would set the password and keep every OAuth token and other
+    session alive, without an audit row or a throttle.
+    """
+    return redirect("accounts:password_change")
+
+
+admin.site.password_change = _site_password_change
+admin.site.password_change_done = lambda request, extra_context=None: redirect("accounts:profile")
 
 
 @admin.register(AuditEvent)

@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts import mail
 from accounts.models import User
 
 SALT = "accounts.email-confirmation"
@@ -31,7 +32,15 @@ def user_for_token(token: str) -> User | None:
 
 
 def send_confirmation(user: User) -> None:
-    """Email a confirmation link; every link comes from PUBLIC_ORIGIN, never the Host header."""
+    """Email a confirmation link, after the response (see accounts/mail.py)."""
+    mail.send_later(confirmation_mail, user_id=str(user.pk))
+
+
+def confirmation_mail(*, user_id: str) -> None:
+    """The mail task: a link for the account's current address, from PUBLIC_ORIGIN (never the Host header)."""
+    user = User.objects.filter(pk=user_id, deleted_at__isnull=True, is_active=True, email_verified=False).first()
+    if user is None:
+        return  # confirmed, deactivated or deleted in the meantime
     link = settings.PUBLIC_ORIGIN + reverse("accounts:email_confirm", args=[make_token(user)])
     body = render_to_string("accounts/email/confirm_email.txt", {"user": user, "link": link})
     send_mail("Confirm your email address", body, None, [user.email])

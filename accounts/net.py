@@ -29,5 +29,28 @@ def client_ip(request: HttpRequest) -> str:
         return remote
 
 
+def throttle_key(address: str) -> str:
+    """The bucket an address counts in: an IPv4 address whole, an IPv6 address by its /64.
+
+    One IPv6 subscriber is given a /64 (often more): keyed on the full address, a single
+    client would have 2^64 buckets. An IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) is
+    the IPv4 address it maps. Anything unparsable is its own bucket.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+def client_ip_key(request: HttpRequest) -> str:
+    """The client's per-IP throttle bucket (see :func:`throttle_key`): use it for every per-IP limit."""
+    return throttle_key(client_ip(request))
+
+
 def user_agent(request: HttpRequest) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:512]

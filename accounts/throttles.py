@@ -3,8 +3,8 @@
 Every attempt is counted before any password is hashed, atomically (``cache.add`` then
 ``cache.incr``), so concurrent guesses cannot slip past the limit.
 
-Sign-in is limited twice: per client IP, and per account (the submitted email). The
-per-account limit would let an attacker lock the owner out, so a browser that has
+Sign-in is limited twice: per client IP (an IPv6 client by its /64, see accounts/net.py),
+and per account (the submitted email). The per-account limit would let an attacker lock the owner out, so a browser that has
 signed in to the account before carries a signed *known-device* cookie, and its
 attempts count in a bucket of their own (account + device): the owner's own browser
 keeps working while the attacker's guesses fill the shared bucket.
@@ -20,7 +20,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django_ratelimit.core import get_usage
 
-from accounts.net import client_ip
+from accounts.net import client_ip_key
 
 KNOWN_DEVICE_SALT = "accounts.known-device"
 KNOWN_DEVICE_ACCOUNTS = 5
@@ -47,7 +47,7 @@ def login_attempt(request: HttpRequest, email: str) -> int | None:
     account_key = f"{email}|device:{device}" if device else email
     return hit_all(
         request,
-        ("login:ip", client_ip(request), settings.LOGIN_RATE_PER_IP),
+        ("login:ip", client_ip_key(request), settings.LOGIN_RATE_PER_IP),
         ("login:account", account_key, settings.LOGIN_RATE_PER_ACCOUNT),
     )
 

@@ -18,3 +18,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Seconds an idle keep-alive connection stays open. Behind a load balancer, set it above the
 # balancer's idle timeout, or the balancer may reuse a connection gunicorn just closed.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+
+# The access log names the route a request matched, never its path, query string or Referer
+# (reset and confirmation links, authorization parameters, tokens): see config/gunicorn_logging.py.
+logger_class = "config.gunicorn_logging.RedactingLogger"
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(a)s"'

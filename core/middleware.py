@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 
+from core.redaction import route_of
 from core.unavailable import is_service_outage
 
 request_logger = logging.getLogger("request")
@@ -62,9 +63,11 @@ class LoginRequiredByDefaultMiddleware(LoginRequiredMiddleware):
 class RequestLogMiddleware:
     """One structured (JSON) log line per request: id, who, what, outcome, duration.
 
-    Only the path is logged, never the query string, headers, cookies or body: those are
-    where codes, tokens, passwords and secrets travel. The request id is ours unless a
-    trusted proxy (TRUSTED_PROXY_COUNT > 0) sent a well-formed X-Request-ID.
+    Only the route pattern is logged (``/accounts/password/reset/<uidb64>/<token>/``, see
+    core/redaction.py), never the path itself, the query string, headers, cookies or
+    body: reset and confirmation tokens travel in paths, codes, tokens, passwords and
+    secrets in the rest. The request id is ours unless a trusted proxy
+    (TRUSTED_PROXY_COUNT > 0) sent a well-formed X-Request-ID.
     """
 
     def __init__(self, get_response):
@@ -93,7 +96,7 @@ class RequestLogMiddleware:
             "event": "request",
             "request_id": request.id,
             "method": request.method,
-            "path": request.path,
+            "path": route_of(request),
             "status": status,
             "outcome": "ok" if status < 400 else "denied" if status in (401, 403, 404, 429) else "error",
             "user_id": user_id,

@@ -90,6 +90,13 @@ def page(title: str, body: str) -> bytes:
 
 
 class Handler(BaseHTTPRequestHandler):
+    def log_request(self, code="-", size="-") -> None:
+        # The path only: the callback's query string carries the code and state.
+        self.log_message('"%s %s" %s', self.command, urlsplit(self.path).path, getattr(code, "value", code))
+
+    def log_error(self, format, *args) -> None:  # noqa: A002 - http.server's naming
+        self.log_message("error %s", args[0] if args else "")  # the message may quote the request line
+
     def _session(self) -> tuple[str, dict]:
         cookie = SimpleCookie(self.headers.get("Cookie", ""))
         sid = cookie["demo_sid"].value if "demo_sid" in cookie else ""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from oauth2_provider.models import AccessToken, get_application_model
 
 from accounts.models import AuditEvent, Role, UserSession
+from oauth.registration import register_client
 from tests.factories import PASSWORD, admin, customer, manager
+from tests.oauth.helpers import REDIRECT_URI, mint_token
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +62,32 @@ def test_admin_logout_removes_the_session_from_the_sessions_page():
     assert UserSession.objects.filter(user=ada).count() == 1
     assert client.post("/admin/logout/").status_code in (200, 302)
     assert UserSession.objects.filter(user=ada).count() == 0
+
+
+def test_the_admins_change_password_is_the_sites_page_which_revokes_tokens_and_audits():
+    """Django's stock view changed the password and kept every token, without audit or throttle."""
+    ada = admin()
+    register_client(
+        name="App", client_type="public", grant="authorization-code", scopes=["openid"],
+        redirect_uris=[REDIRECT_URI], client_id="admin-pw-app",
+    )
+    mint_token(ada, get_application_model().objects.get(client_id="admin-pw-app"), "openid")
+    client = signed_in(ada)
+    new_password = "a completely new admin passphrase"
+    stock_form = {"old_password": PASSWORD, "new_password1": new_password, "new_password2": new_password}
+
+    # The admin's link leads to the site's page; the stock form is neither shown nor accepted.
+    assert 'href="/admin/password_change/"' in client.get("/admin/").text
+    assert client.get("/admin/password_change/")["Location"] == "/accounts/password/change/"
+    refused = client.post("/admin/password_change/", stock_form)
+    assert (refused.status_code, refused["Location"]) == (302, "/accounts/password/change/")
+    assert client.get("/admin/password_change/done/")["Location"] == "/accounts/profile/"
+    ada.refresh_from_db()
+    assert ada.check_password(PASSWORD) and AccessToken.objects.filter(user=ada).exists()
+
+    # The site's page changes it, revokes the tokens and writes the audit row.
+    assert client.post("/accounts/password/change/", stock_form).status_code == 302
+    ada.refresh_from_db()
+    assert ada.check_password(new_password)
+    assert not AccessToken.objects.filter(user=ada).exists()
+    assert AuditEvent.objects.filter(event="password_changed", actor=ada).exists()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.core import mail
 from django.db import OperationalError
 from django.test import Client
 from django_redis.exceptions import ConnectionInterrupted
 
+from accounts import email_confirmation
 from accounts.models import User
 from tests.conftest import api_login, csrf_token
 from tests.factories import PASSWORD, OrderFactory, customer
@@ -223,6 +226,44 @@ def test_no_password_cookie_or_token_reaches_the_logs(client, request_log, caplo
     for secret in (PASSWORD, session_cookie, "leaked-token-value", "not-a-real-token-value"):
         assert secret not in text
     assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_reset_and_confirmation_links_reach_the_logs_as_route_patterns_without_their_secrets(
+    client, request_log, caplog, settings
+):
+    """The logged path of a reset link, replayed, reset the password: the route is logged instead."""
+    settings.PUBLIC_ORIGIN = "https://auth.example.com"
+    user = customer()
+    client.post("/accounts/password/reset/", {"email": user.email})
+    reset_path = re.search(r"https://auth\.example\.com(/accounts/password/reset/[^/\s]+/[^/\s]+/)", mail.outbox[-1].body)[1]
+    uid, token = reset_path.split("/")[-3:-1]
+    form = client.get(reset_path)
+    assert form.status_code == 302  # to .../<uidb64>/set-password/
+    new_password = "a brand new harbour lantern"
+    done = client.post(form["Location"], {"new_password1": new_password, "new_password2": new_password})
+    assert done.status_code == 302 and User.objects.get(pk=user.pk).check_password(new_password)
+    confirm_token = email_confirmation.make_token(user)
+    assert client.post(f"/accounts/email/confirm/{confirm_token}/").status_code == 302
+    client.get(f"/accounts/email/confirm/{confirm_token}x/?next=/secret-query-value/")  # 400: a broken link
+    client.get("/orders/?status=secret-query-value")
+
+    lines = [json.loads(record.getMessage()) for record in request_log]
+    assert [line["path"] for line in lines] == [
+        "/accounts/password/reset/",
+        "/accounts/password/reset/<uidb64>/<token>/",
+        "/accounts/password/reset/<uidb64>/<token>/",
+        "/accounts/email/confirm/<str:token>/",
+        "/accounts/email/confirm/<str:token>/",
+        "/orders/",
+    ]
+    text = "\n".join(record.getMessage() for record in request_log) + caplog.text
+    for secret in (uid, token, confirm_token, "secret-query-value", "?"):
+        assert secret not in text
+
+
+def test_a_path_no_route_matches_is_not_logged(client, request_log):
+    client.get("/accounts/password/reset-typo/MQ/secret-token-value/")
+    assert [json.loads(record.getMessage())["path"] for record in request_log] == ["(no route)"]
 
 
 def test_health_probes_with_a_session_cookie_do_not_need_the_session_store(client):

@@ -274,3 +274,27 @@ def test_password_change_is_throttled(client):
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+
+
+# --- IPv6 -------------------------------------------------------------------------------
+
+
+def test_an_ipv6_client_cannot_escape_the_ip_bucket_by_changing_addresses_in_its_64(settings):
+    settings.LOGIN_RATE_PER_IP = "3/m"
+    addresses = [f"2001:db8:1:2::{i:x}" for i in range(3)] + ["2001:db8:1:2:ffff:ffff:ffff:ffff"]
+    statuses = [page_login(Client(REMOTE_ADDR=ip), f"v6-{i}@example.com", WRONG).status_code for i, ip in enumerate(addresses)]
+    assert statuses == [401, 401, 401, 429]
+    # The neighbouring /64 is someone else.
+    assert page_login(Client(REMOTE_ADDR="2001:db8:1:3::1"), "v6-9@example.com", WRONG).status_code == 401
+
+
+def test_registration_and_reset_per_ip_limits_key_ipv6_on_the_64(settings):
+    settings.REGISTER_RATE_PER_IP = "1/h"
+    settings.PASSWORD_RESET_RATE_PER_IP = "1/h"
+    first = Client(REMOTE_ADDR="2001:db8:7:7::1").post("/accounts/register/", register_data(email="v6-one@example.com"))
+    again = Client(REMOTE_ADDR="2001:db8:7:7::2").post("/accounts/register/", register_data(email="v6-two@example.com"))
+    assert (first.status_code, again.status_code) == (302, 429)
+    user = customer()
+    Client(REMOTE_ADDR="2001:db8:7:7::3").post("/accounts/password/reset/", {"email": user.email})
+    Client(REMOTE_ADDR="2001:db8:7:7::4").post("/accounts/password/reset/", {"email": user.email})
+    assert [message.to for message in mail.outbox if message.to == [user.email]] == [[user.email]]

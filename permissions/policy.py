@@ -9,7 +9,9 @@ gives both answers the project needs:
 
 A principal is whoever a request acts for: a user, or (OAuth client credentials) a
 machine client with a role and region of its own. Anything with ``pk``, ``role``,
-``region`` and ``is_active`` will do.
+``region`` and ``is_active`` will do; a principal with a true ``is_machine`` is a
+machine client, and the actions in ``PERSON_ONLY`` are refused to it whatever its role
+(an order needs a person to own it; a refund decision needs a person to answer for it).
 
 Where a new rule goes: add a builder below and list it in ``OBJECT_RULES`` under the
 permission it governs; give the role the permission in ``roles.py`` (and a data
@@ -30,6 +32,14 @@ from accounts.models import Role
 from permissions import role_table
 
 MANAGER_REFUND_LIMIT = Decimal("500.00")
+
+# Actions only a person may take: a machine client is refused them whatever its role.
+PERSON_ONLY: dict[str, str] = {
+    "orders.add_order": "an order needs a person to own it",
+    "orders.pay_order": "an order needs a person to own it",
+    "orders.cancel_order": "an order needs a person to own it",
+    "orders.decide_refund": "a refund decision needs a person to answer for it",
+}
 
 
 class Principal(Protocol):
@@ -231,6 +241,10 @@ class Decision:
         return self.allowed
 
 
+def is_machine(principal: Principal) -> bool:
+    return getattr(principal, "is_machine", False) is True
+
+
 def role_permissions(principal: Principal) -> frozenset[str]:
     """The permissions the principal's role holds now, read once per principal object."""
     if not getattr(principal, "is_active", False):
@@ -242,6 +256,8 @@ def role_permissions(principal: Principal) -> frozenset[str]:
     narrow = getattr(principal, "narrow_permissions", None)
     if narrow is not None:
         permissions = narrow(permissions)
+    if is_machine(principal):
+        permissions = permissions - PERSON_ONLY.keys()
     try:
         principal._role_permissions = (principal.role, permissions)
     except AttributeError:
@@ -258,6 +274,8 @@ def decide(principal: Principal, perm: str, obj: Any = None) -> Decision:
     """May the principal do ``perm`` (on ``obj``)? With the reason either way."""
     if not getattr(principal, "is_active", False):
         return Decision(False, "the account is not active")
+    if perm in PERSON_ONLY and is_machine(principal):
+        return Decision(False, f"a machine client is not a person: {PERSON_ONLY[perm]}")
     if perm not in role_permissions(principal):
         return Decision(False, f"role {principal.role} does not hold {perm}")
     if obj is None:
@@ -291,4 +309,3 @@ def restrict(queryset: QuerySet, principal: Principal, perm: str) -> QuerySet:
     """Narrow a queryset to the objects the principal may ``perm`` (NetBox's ``restrict``)."""
     condition = visible_q(principal, perm)
     return queryset.none() if condition is None else queryset.filter(condition)
-

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from permissions import policy
 from permissions.scopes import permissions_for_scopes
 
-# A machine client never decides a refund request, whatever its role.
-MACHINE_FORBIDDEN = frozenset({"orders.decide_refund"})
+# A machine client never decides a refund request nor owns an order, whatever its role.
+MACHINE_FORBIDDEN = frozenset(policy.PERSON_ONLY)
 
 
 @dataclass
@@ -21,6 +21,7 @@ class ClientPrincipal:
     scopes: tuple[str, ...] = ()
     pk: None = None
     is_active: bool = True
+    is_machine: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
     _role_permissions: tuple | None = field(default=None, repr=False)

@@ -65,17 +65,18 @@ class UserListView(generics.ListAPIView):
 
 
 class UserDetailView(APIView):
-    def get_user(self, request, user_id) -> User:
-        require(request, "accounts.view_user")
+    def get_user(self, request, user_id, *, perm: str) -> User:
+        """The user, for a caller whose role holds ``perm`` at all (403 naming that action, then 404)."""
+        require(request, perm)
         return get_object_or_404(visible_users(request), pk=user_id)
 
     @extend_schema(responses=UserSerializer)
     def get(self, request, user_id):
-        return Response(UserSerializer(self.get_user(request, user_id)).data)
+        return Response(UserSerializer(self.get_user(request, user_id, perm="accounts.view_user")).data)
 
     @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
     def patch(self, request, user_id):
-        user = self.get_user(request, user_id)
+        user = self.get_user(request, user_id, perm="accounts.change_user")
         require(request, "accounts.change_user", user)
         serializer = UserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -84,7 +85,7 @@ class UserDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id):
-        user = self.get_user(request, user_id)
+        user = self.get_user(request, user_id, perm="accounts.delete_user")
         require(request, "accounts.delete_user", user)
         services.user_delete(user=user, acting_user=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

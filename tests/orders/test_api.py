@@ -498,9 +498,13 @@ class TestUsers:
     def test_non_admins_are_refused_everything(self, make):
         target = customer()
         client = api_client(make())
-        for method, data in (("GET", None), ("PATCH", {"role": "admin"}), ("DELETE", None)):
+        for method, data, action in (
+            ("GET", None, "view users"),
+            ("PATCH", {"role": "admin"}, "change this user"),
+            ("DELETE", None, "delete users"),
+        ):
             body = error(api_call(client, method, f"/api/users/{target.id}/", data), 403, "FORBIDDEN")
-            assert body["message"] == "You do not have permission to view users"
+            assert body["message"] == f"You do not have permission to {action}"
         body = error(client.get("/api/users/"), 403, "FORBIDDEN")
         assert body["message"] == "You do not have permission to view users"
         assert User.objects.get(pk=target.pk).role == "customer" and User.objects.get(pk=target.pk).deleted_at is None

@@ -366,9 +366,8 @@ def test_user_administration_matrix(endpoint: str, role: str, relationship: str)
     response = api_call(api_client(principal), method, f"/api/users/{target.id}/", body)
     assert response.status_code == expected, response.content
     if expected == 403:
-        # Non-admins are refused before any lookup: the message is about viewing users.
-        action = admin_action if role == "admin" else "view users"
-        assert response.json() == {"status": "error", "code": "FORBIDDEN", "message": f"You do not have permission to {action}"}
+        # Non-admins are refused before any lookup; the message names the action they attempted.
+        assert response.json() == {"status": "error", "code": "FORBIDDEN", "message": f"You do not have permission to {admin_action}"}
         assert user_snapshot(target) == before
     elif endpoint == "view user":
         assert response.json()["id"] == str(target.id)

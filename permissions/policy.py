@@ -13,6 +13,11 @@ machine client with a role and region of its own. Anything with ``pk``, ``role``
 machine client, and the actions in ``PERSON_ONLY`` are refused to it whatever its role
 (an order needs a person to own it; a refund decision needs a person to answer for it).
 
+``restrict`` filters with the rules' ``Q`` directly, except where a check follows a
+to-many relation (``refund_requests__...``): a join there would return an object once
+per matching related row, so the filter goes through ``pk__in`` (a subquery, no extra
+round trip), as NetBox's ``restrict`` does.
+
 Where a new rule goes: add a builder below and list it in ``OBJECT_RULES`` under the
 permission it governs; give the role the permission in ``roles.py`` (and a data
 migration); the agreement test in ``tests/permissions`` then covers it automatically.
@@ -90,6 +95,19 @@ class Check:
     def q(self) -> Q:
         condition = Q(**{f"{self.path}__{self.op}": self.value})
         return ~condition if self.negate else condition
+
+    def crosses_to_many(self, model: type[Model]) -> bool:
+        """Does the path follow a one-to-many or many-to-many relation from ``model``?"""
+        for step in self.path.split("__"):
+            if step == "pk":
+                return False
+            field = model._meta.get_field(step)
+            if field.one_to_many or field.many_to_many:
+                return True
+            if not field.is_relation:
+                return False
+            model = field.related_model
+        return False
 
     def holds(self, obj: Model) -> bool:
         compare = OPERATORS[self.op]
@@ -308,4 +326,17 @@ def visible_q(principal: Principal, perm: str) -> Q | None:
 def restrict(queryset: QuerySet, principal: Principal, perm: str) -> QuerySet:
     """Narrow a queryset to the objects the principal may ``perm`` (NetBox's ``restrict``)."""
     condition = visible_q(principal, perm)
-    return queryset.none() if condition is None else queryset.filter(condition)
+    if condition is None:
+        return queryset.none()
+    if _crosses_to_many(queryset.model, principal, perm):
+        # A join across a to-many relation repeats the object per related row: filter by key.
+        return queryset.filter(pk__in=queryset.model._default_manager.filter(condition).values("pk"))
+    return queryset.filter(condition)
+
+
+def _crosses_to_many(model: type[Model], principal: Principal, perm: str) -> bool:
+    """Does a positive check of the rules follow a to-many relation? (A negated one is a subquery already.)"""
+    return any(
+        check.crosses_to_many(model) and not check.negate for rule in OBJECT_RULES[perm](principal) for check in rule.checks
+    )
+

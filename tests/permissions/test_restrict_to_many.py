@@ -1,0 +1,79 @@
+"""``restrict`` never returns an object twice, even when a rule looks across a to-many relation.
+
+A positive check on ``refund_requests__status`` filtered with the rule's ``Q`` joins the refund
+requests: an order with two matching requests came back twice. Such a filter now goes through
+``pk__in`` (NetBox's ``restrict`` does the same); rules on the object's own columns and on
+to-one paths keep the plain filter.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import Region
+from orders.models import Order, RefundRequest
+from permissions import policy
+from tests.factories import OrderFactory, RefundRequestFactory, customer, manager
+
+pytestmark = pytest.mark.django_db
+
+
+def orders_with_a_rejected_request(principal) -> list[policy.Rule]:
+    rejected = policy.Check("refund_requests__status", "exact", "rejected", "no refund request of it was rejected")
+    return [policy.Rule("managers see orders with a rejected request", (policy.in_region(principal), rejected))]
+
+
+@pytest.fixture
+def to_many_rule(monkeypatch):
+    monkeypatch.setitem(policy.OBJECT_RULES, "orders.view_order", orders_with_a_rejected_request)
+
+
+def rejected_request(order: Order) -> RefundRequest:
+    return RefundRequestFactory(
+        order=order, status=RefundRequest.Status.REJECTED, decided_by=manager(Region.US), decided_at=timezone.now()
+    )
+
+
+def test_an_object_matched_by_several_related_rows_comes_back_once(to_many_rule):
+    maria = manager(Region.EU)
+    twice = OrderFactory(owner=customer(Region.EU), status=Order.Status.PAID)
+    rejected_request(twice)
+    rejected_request(twice)
+    once = OrderFactory(owner=customer(Region.EU), status=Order.Status.PAID)
+    rejected_request(once)
+    OrderFactory(owner=customer(Region.EU), status=Order.Status.PAID)  # no rejected request
+    OrderFactory(owner=customer(Region.US), status=Order.Status.PAID)  # other region
+
+    listed = list(policy.restrict(Order.objects.all(), maria, "orders.view_order").values_list("pk", flat=True))
+    one_by_one = {order.pk for order in Order.objects.all() if policy.decide(maria, "orders.view_order", order)}
+
+    assert sorted(listed) == sorted(set(listed)), "an order came back twice"
+    assert set(listed) == one_by_one == {twice.pk, once.pk}
+    assert policy.restrict(Order.objects.all(), maria, "orders.view_order").count() == 2
+
+
+def test_the_to_many_filter_is_one_query_with_a_subquery(to_many_rule):
+    maria = manager(Region.EU)
+    with CaptureQueriesContext(connection) as captured:
+        list(policy.restrict(Order.objects.all(), maria, "orders.view_order"))
+    orders_queries = [q["sql"] for q in captured if '"orders_order"' in q["sql"]]
+    assert len(orders_queries) == 1
+    assert " IN (SELECT " in orders_queries[0]
+
+
+def test_rules_without_a_to_many_path_keep_the_plain_filter():
+    maria = manager(Region.EU)
+    sql = str(policy.restrict(Order.objects.all(), maria, "orders.view_order").query)
+    assert " IN (SELECT " not in sql
+    refunds = str(policy.restrict(RefundRequest.objects.all(), maria, "orders.view_refundrequest").query)
+    assert " IN (SELECT " not in refunds
+
+
+def test_the_path_walk_knows_to_one_from_to_many():
+    assert policy.Check("refund_requests__status", "exact", "x", "").crosses_to_many(Order)
+    assert not policy.Check("order__owner_id", "exact", "x", "").crosses_to_many(RefundRequest)
+    assert not policy.Check("pk", "exact", "x", "").crosses_to_many(Order)
+    assert not policy.Check("region", "exact", "x", "").crosses_to_many(Order)

@@ -25,7 +25,6 @@ migration); the agreement test in ``tests/permissions`` then covers it automatic
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -57,7 +56,8 @@ class Principal(Protocol):
 # --- Checks and rules -------------------------------------------------------
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "exact": operator.eq,
+    # Like SQL's "= NULL", an exact check against None matches nothing (test absence with isnull).
+    "exact": lambda value, expected: expected is not None and value == expected,
     "lte": lambda value, limit: value is not None and value <= limit,
     "in": lambda value, options: value in options,
     "isnull": lambda value, expected: (value is None) is expected,
@@ -93,7 +93,12 @@ class Check:
     negate: bool = False
 
     def q(self) -> Q:
-        condition = Q(**{f"{self.path}__{self.op}": self.value})
+        if self.op == "exact" and self.value is None:
+            # The ORM would read it as isnull, which across a to-many path also matches
+            # objects with no related row at all: a machine client (pk None) would "own" them.
+            condition = Q(pk__in=[])
+        else:
+            condition = Q(**{f"{self.path}__{self.op}": self.value})
         return ~condition if self.negate else condition
 
     def crosses_to_many(self, model: type[Model]) -> bool:

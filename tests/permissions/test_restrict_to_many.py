@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Region
 from orders.models import Order, RefundRequest
 from permissions import policy
+from permissions.principals import ClientPrincipal
 from tests.factories import OrderFactory, RefundRequestFactory, customer, manager
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +78,23 @@ def test_the_path_walk_knows_to_one_from_to_many():
     assert not policy.Check("order__owner_id", "exact", "x", "").crosses_to_many(RefundRequest)
     assert not policy.Check("pk", "exact", "x", "").crosses_to_many(Order)
     assert not policy.Check("region", "exact", "x", "").crosses_to_many(Order)
+
+
+def orders_i_asked_a_refund_of(principal) -> list[policy.Rule]:
+    asked = policy.Check("refund_requests__requested_by_id", "exact", principal.pk, "you asked no refund of it")
+    return [policy.Rule("orders I asked a refund of", (asked,))]
+
+
+def test_a_principal_without_a_key_matches_no_ones_rows_across_a_to_many_path(monkeypatch):
+    """Found by the property tests: ``exact None`` became ``isnull`` in the ORM, and a LEFT JOIN
+    matched every order without a refund request for a machine client (pk None), while
+    ``decide()`` said no. An exact check against None now matches nothing, on both sides."""
+    monkeypatch.setitem(policy.OBJECT_RULES, "orders.view_order", orders_i_asked_a_refund_of)
+    machine = ClientPrincipal(client_id="m", role="support", region=Region.EU, scopes=("orders:read",))
+    OrderFactory(owner=customer(Region.EU))  # no refund request
+    RefundRequestFactory(requested_by=None, requested_by_client="m")  # a machine client's request
+
+    listed = list(policy.restrict(Order.objects.all(), machine, "orders.view_order"))
+
+    assert listed == []
+    assert not any(policy.decide(machine, "orders.view_order", order) for order in Order.objects.all())

@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -74,10 +75,21 @@ class User(AbstractBaseUser):
             models.CheckConstraint(
                 condition=models.Q(region__in=[*Region.values, ""]), name="user_region_valid"
             ),
+            # Every rule of a non-admin role is about a region (their orders are created in it).
+            models.CheckConstraint(
+                condition=models.Q(role=Role.ADMIN) | ~models.Q(region=""),
+                name="user_region_unless_admin",
+                violation_error_message="Every role but admin needs a region.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        if self.role != Role.ADMIN and not self.region:
+            raise ValidationError({"region": f"The {self.role} role needs a region ({', '.join(Region.values)})."})
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)

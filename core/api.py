@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import re
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
@@ -141,9 +143,18 @@ def _normalize(exc: BaseException) -> exceptions.APIException | None:
         return exceptions.Throttled(wait=60)
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or "You do not have permission to perform this action.")
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(_django_validation_detail(exc))
     if is_service_outage(exc):
         return ServiceUnavailable()
     return None
+
+
+def _django_validation_detail(exc: DjangoValidationError) -> dict[str, list[str]]:
+    """A model's ``full_clean()`` error as DRF's field map; ``__all__`` becomes ``non_field_errors``."""
+    if not hasattr(exc, "error_dict"):
+        return {"non_field_errors": exc.messages}
+    return {("non_field_errors" if name == NON_FIELD_ERRORS else name): messages for name, messages in exc.message_dict.items()}
 
 
 def _message_and_fields(exc: exceptions.APIException) -> tuple[str, dict | None]:

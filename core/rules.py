@@ -20,7 +20,6 @@ gives both answers the project needs:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,7 +37,8 @@ class Principal(Protocol):
 
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "exact": operator.eq,
+    # Like SQL's "= NULL", an exact check against None matches nothing (test absence with isnull).
+    "exact": lambda value, expected: expected is not None and value == expected,
     "lte": lambda value, limit: value is not None and value <= limit,
     "in": lambda value, options: value in options,
     "isnull": lambda value, expected: (value is None) is expected,
@@ -74,8 +74,26 @@ class Check:
     negate: bool = False
 
     def q(self) -> Q:
-        condition = Q(**{f"{self.path}__{self.op}": self.value})
+        if self.op == "exact" and self.value is None:
+            # The ORM would read it as isnull, which across a to-many path also matches
+            # objects with no related row at all: a machine client (pk None) would "own" them.
+            condition = Q(pk__in=[])
+        else:
+            condition = Q(**{f"{self.path}__{self.op}": self.value})
         return ~condition if self.negate else condition
+
+    def crosses_to_many(self, model: type[Model]) -> bool:
+        """Does the path follow a one-to-many or many-to-many relation from ``model``?"""
+        for step in self.path.split("__"):
+            if step == "pk":
+                return False
+            field = model._meta.get_field(step)
+            if field.one_to_many or field.many_to_many:
+                return True
+            if not field.is_relation:
+                return False
+            model = field.related_model
+        return False
 
     def describe(self) -> str:
         """The condition in words, e.g. ``status == 'pending'`` or ``not requested_by_id == you``."""
@@ -128,8 +146,8 @@ class Permission:
     ``phrase`` completes "You do not have permission to ...". ``scope`` is the scope a token
     needs to use it (``None``: no token can). ``model`` and ``rules`` make it a permission
     about objects: ``rules(principal)`` lists the rules under which the principal may act on
-    an object of that model, and an empty list means on none. ``people_only`` keeps it from
-    machine clients (client credentials), whatever role they act with.
+    an object of that model, and an empty list means on none. ``people_only`` (the reason)
+    keeps it from machine clients (client credentials), whatever role they act with.
     """
 
     name: str
@@ -138,7 +156,7 @@ class Permission:
     scope: str | None = None
     model: str | None = None
     rules: RuleBuilder | None = None
-    people_only: bool = False  # a machine client (client credentials) never holds it, whatever its role
+    people_only: str = ""  # why a machine client (client credentials) never holds it, whatever its role
 
     @property
     def is_about_objects(self) -> bool:

@@ -90,6 +90,7 @@ def decide_refund_rules(principal: Principal) -> list[Rule]:
 ORDER = "orders.order"
 REFUND_REQUEST = "orders.refundrequest"
 EVERYONE = (Role.CUSTOMER, Role.SUPPORT, Role.MANAGER, Role.ADMIN)
+NEEDS_OWNER = "an order needs a person to own it"
 
 SCOPES = (
     Scope(READ_SCOPE, "See the orders and refund requests you can see"),
@@ -98,9 +99,13 @@ SCOPES = (
 
 PERMISSIONS = (
     Permission("orders.view_order", "view orders", EVERYONE, READ_SCOPE, ORDER, view_order_rules),
-    Permission("orders.add_order", "create orders", (Role.CUSTOMER,), WRITE_SCOPE),
-    Permission("orders.pay_order", "pay this order", (Role.CUSTOMER,), WRITE_SCOPE, ORDER, own_pending_order_rules),
-    Permission("orders.cancel_order", "cancel this order", (Role.CUSTOMER,), WRITE_SCOPE, ORDER, own_pending_order_rules),
+    Permission("orders.add_order", "create orders", (Role.CUSTOMER,), WRITE_SCOPE, people_only=NEEDS_OWNER),
+    Permission(
+        "orders.pay_order", "pay this order", (Role.CUSTOMER,), WRITE_SCOPE, ORDER, own_pending_order_rules, NEEDS_OWNER
+    ),
+    Permission(
+        "orders.cancel_order", "cancel this order", (Role.CUSTOMER,), WRITE_SCOPE, ORDER, own_pending_order_rules, NEEDS_OWNER
+    ),
     Permission(
         "orders.request_refund",
         "request a refund for this order",
@@ -119,6 +124,6 @@ PERMISSIONS = (
         WRITE_SCOPE,
         REFUND_REQUEST,
         decide_refund_rules,
-        people_only=True,  # a machine client never decides a refund request (the contract)
+        people_only="a refund decision needs a person to answer for it",  # the contract
     ),
 )

@@ -10,7 +10,14 @@ registered when the apps become ready. This module answers the two questions wit
 
 A principal is whoever a request acts for: a user, or (OAuth client credentials) a
 machine client with a role and region of its own. Anything with ``pk``, ``role``,
-``region`` and ``is_active`` will do.
+``region`` and ``is_active`` will do; a principal with a true ``is_machine`` is a
+machine client, and the permissions declared ``people_only`` are refused to it whatever its role
+(an order needs a person to own it; a refund decision needs a person to answer for it).
+
+``restrict`` filters with the rules' ``Q`` directly, except where a check follows a
+to-many relation (``refund_requests__...``): a join there would return an object once
+per matching related row, so the filter goes through ``pk__in`` (a subquery, no extra
+round trip), as NetBox's ``restrict`` does.
 
 Where a new rule goes: in the owning app's ``policy.py``, in the record of the permission
 it governs; the default grant to a role goes in the same record and in that app's data
@@ -23,12 +30,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from core.rules import Check, Permission, Principal, Rule, registry
 from permissions import role_table
 
-__all__ = ["Check", "Decision", "Principal", "Rule", "decide", "restrict", "role_permissions", "visible_q"]
+__all__ = ["Check", "Decision", "Principal", "Rule", "decide", "person_only", "restrict", "role_permissions", "visible_q"]
 
 
 # --- Decisions --------------------------------------------------------------
@@ -43,6 +50,10 @@ class Decision:
         return self.allowed
 
 
+def is_machine(principal: Principal) -> bool:
+    return getattr(principal, "is_machine", False) is True
+
+
 def role_permissions(principal: Principal) -> frozenset[str]:
     """The permissions the principal's role holds now, read once per principal object."""
     if not getattr(principal, "is_active", False):
@@ -54,11 +65,18 @@ def role_permissions(principal: Principal) -> frozenset[str]:
     narrow = getattr(principal, "narrow_permissions", None)
     if narrow is not None:
         permissions = narrow(permissions)
+    if is_machine(principal):
+        permissions = permissions - person_only().keys()
     try:
         principal._role_permissions = (principal.role, permissions)
     except AttributeError:
         pass
     return permissions
+
+
+def person_only() -> dict[str, str]:
+    """Permission -> why only a person may use it (declared ``people_only``)."""
+    return {permission.name: permission.people_only for permission in registry.permissions() if permission.people_only}
 
 
 def _object_permission(perm: str) -> Permission | None:
@@ -75,6 +93,8 @@ def decide(principal: Principal, perm: str, obj: Any = None) -> Decision:
     """May the principal do ``perm`` (on ``obj``)? With the reason either way."""
     if not getattr(principal, "is_active", False):
         return Decision(False, "the account is not active")
+    if is_machine(principal) and perm in person_only():
+        return Decision(False, f"a machine client is not a person: {person_only()[perm]}")
     if perm not in role_permissions(principal):
         return Decision(False, f"role {principal.role} does not hold {perm}")
     if obj is None:
@@ -109,7 +129,21 @@ def visible_q(principal: Principal, perm: str) -> Q | None:
 def restrict(queryset: QuerySet, principal: Principal, perm: str) -> QuerySet:
     """Narrow a queryset to the objects the principal may ``perm`` (NetBox's ``restrict``)."""
     condition = visible_q(principal, perm)
-    return queryset.none() if condition is None else queryset.filter(condition)
+    if condition is None:
+        return queryset.none()
+    if _crosses_to_many(queryset.model, principal, perm):
+        # A join across a to-many relation repeats the object per related row: filter by key.
+        return queryset.filter(pk__in=queryset.model._default_manager.filter(condition).values("pk"))
+    return queryset.filter(condition)
+
+
+def _crosses_to_many(model: type[Model], principal: Principal, perm: str) -> bool:
+    """Does a positive check of the rules follow a to-many relation? (A negated one is a subquery already.)"""
+    return any(
+        check.crosses_to_many(model) and not check.negate
+        for rule in _object_permission(perm).rules(principal)
+        for check in rule.checks
+    )
 
 
 

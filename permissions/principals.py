@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.rules import registry
 from permissions import policy
 from permissions.scopes import permissions_for_scopes
-
-
-def people_only() -> frozenset[str]:
-    """What a machine client never holds, whatever its role (declared ``people_only``)."""
-    return frozenset(permission.name for permission in registry.permissions() if permission.people_only)
 
 
 @dataclass
@@ -24,12 +18,14 @@ class ClientPrincipal:
     scopes: tuple[str, ...] = ()
     pk: None = None
     is_active: bool = True
+    is_machine: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
     _role_permissions: tuple | None = field(default=None, repr=False)
 
     def narrow_permissions(self, permissions: frozenset[str]) -> frozenset[str]:
-        return (permissions & permissions_for_scopes(self.scopes)) - people_only()
+        # What only a person may do is taken away by the policy itself (``is_machine``).
+        return permissions & permissions_for_scopes(self.scopes)
 
     def has_perm(self, perm: str, obj=None) -> bool:
         return policy.decide(self, perm, obj).allowed

@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from hypothesis import HealthCheck, settings
 
 from permissions import role_table
 from tests.factories import PASSWORD
+
+# Property tests (hypothesis) are deterministic in CI: the same examples on every run and
+# machine (derandomize), a bounded number of them, no example database written into the
+# work tree, no deadline (two shared cores would time out honest examples).
+# HYPOTHESIS_PROFILE=explore runs them randomly and longer, for a person hunting bugs.
+settings.register_profile(
+    "ci",
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("explore", parent=settings.get_profile("ci"), derandomize=False, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _clear_cache_now() -> None:

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
@@ -177,4 +178,17 @@ def _sign_in(caller: str) -> dict[str, dict[str, str]]:
 def test_api_conforms_to_its_schema(case, credentials, world):
     world.aim(case)
     with in_test_transaction():
-        case.call_and_validate()
+        case.call_and_validate(excluded_checks=excluded_checks(case))
+
+
+def excluded_checks(case) -> list:
+    """Checks that cannot hold for one operation, each with its reason.
+
+    ``PATCH /api/users/<id>/`` with ``"region": null`` is well-formed (an admin has no
+    region) and refused with 400 for any other role ("every non-admin has a region"): the
+    answer depends on the target account's role, which no request schema can express.
+    Every other check still runs on it, and tests/accounts/test_region_required.py pins the rule.
+    """
+    if case.method == "PATCH" and case.path == "/api/users/{user_id}/" and isinstance(case.body, dict) and "region" in case.body:
+        return [positive_data_acceptance]
+    return []

@@ -10,6 +10,7 @@ nothing of ``permissions``; their migrations depend on ``permissions``' first on
 from __future__ import annotations
 
 from django.contrib.auth.management import create_permissions
+from django.db import migrations
 
 
 def install(apps, grants: dict[str, list[str]]) -> None:
@@ -38,3 +39,10 @@ def remove(apps, grants: dict[str, list[str]]) -> None:
             RolePermission.objects.filter(
                 role=role, permission__content_type__app_label=app_label, permission__codename=codename
             ).delete()
+
+
+def operation(grants: dict[str, list[str]]) -> migrations.RunPython:
+    """The data migration's operation: install the grants, and remove them when unapplied."""
+    return migrations.RunPython(
+        lambda apps, schema_editor: install(apps, grants), lambda apps, schema_editor: remove(apps, grants)
+    )

@@ -19,14 +19,6 @@ GRANTS = {
 }
 
 
-def install(apps, schema_editor):
-    grants.install(apps, GRANTS)
-
-
-def uninstall(apps, schema_editor):
-    grants.remove(apps, GRANTS)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("oauth", "0001_initial"),
@@ -34,4 +26,4 @@ class Migration(migrations.Migration):
         ("oauth2_provider", "0022_refreshtoken_token_family_index"),
     ]
 
-    operations = [migrations.RunPython(install, uninstall)]
+    operations = [grants.operation(GRANTS)]

@@ -23,14 +23,6 @@ GRANTS = {
 }
 
 
-def install(apps, schema_editor):
-    grants.install(apps, GRANTS)
-
-
-def uninstall(apps, schema_editor):
-    grants.remove(apps, GRANTS)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("permissions", "0001_initial"),
@@ -39,4 +31,4 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
-    operations = [migrations.RunPython(install, uninstall)]
+    operations = [grants.operation(GRANTS)]

@@ -160,7 +160,7 @@ def region_check_off():
 
 
 def test_the_migration_gives_a_region_less_customer_the_region_of_their_latest_order():
-    restore_regions = importlib.import_module("accounts.migrations.0002_user_region_unless_admin").restore_regions
+    restore_regions = importlib.import_module("orders.migrations.0003_restore_customer_regions").restore_regions
     alice, bob = customer(Region.US), customer(Region.EU)
     OrderFactory(owner=alice, region=Region.US)
     ada = admin()
@@ -173,9 +173,9 @@ def test_the_migration_gives_a_region_less_customer_the_region_of_their_latest_o
 
 
 def test_the_migration_stops_on_a_region_less_staff_member_and_names_them():
-    restore_regions = importlib.import_module("accounts.migrations.0002_user_region_unless_admin").restore_regions
+    require_regions = importlib.import_module("accounts.migrations.0002_user_region_unless_admin").require_regions
     sam = support()
     with region_check_off():
         User.objects.filter(pk=sam.pk).update(region="")
         with pytest.raises(RuntimeError, match=f"{sam.pk} \\(support\\)"):
-            restore_regions(apps, None)
+            require_regions(apps, None)

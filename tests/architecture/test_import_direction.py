@@ -64,3 +64,21 @@ def test_the_walk_sees_imports_inside_functions_and_against_the_direction(tmp_pa
     (package / "fine.py").write_text("from core.api import error_body\nfrom . import late\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert violations("accounts") == ["accounts/late.py:3 imports config", "accounts/late.py:2 imports orders"]
+
+
+@pytest.mark.django_db
+def test_migrations_depend_only_on_the_layers_below_too():
+    """A migration of app X may depend on X and lower apps only (run_before on the higher side
+    orders a data step that must come first); third-party and Django apps are below all."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    wrong = []
+    for (app, name), migration in loader.disk_migrations.items():
+        if app not in LAYERS:
+            continue
+        for dependency_app, _ in migration.dependencies:
+            label = "accounts" if dependency_app == "__setting__" else dependency_app
+            if label in LAYERS and LAYERS.index(label) > LAYERS.index(app):
+                wrong.append(f"{app}.{name} depends on {dependency_app}")
+    assert wrong == []

@@ -17,9 +17,19 @@ QUERY_AFTER_PATH = re.compile(r"/[^\s\"'()]*\?")
 
 def secret_requests() -> tuple[list[tuple[str, dict[str, str]]], dict[str, str]]:
     """(path, headers) of requests carrying secrets, and the secrets by name."""
-    found = {name: f"{name}-{secrets.token_hex(8)}" for name in (
-        "access_token", "id_token_hint", "code", "reset_token", "reset_uid", "confirm_token", "referer_code", "unrouted",
-    )}
+    found = {
+        name: f"{name}-{secrets.token_hex(8)}"
+        for name in (
+            "access_token",
+            "id_token_hint",
+            "code",
+            "reset_token",
+            "reset_uid",
+            "confirm_token",
+            "referer_code",
+            "unrouted",
+        )
+    }
     requests = [
         (f"/api/orders/?access_token={found['access_token']}", {}),
         (f"/o/authorize/?response_type=code&client_id=demo-client&id_token_hint={found['id_token_hint']}", {}),

@@ -30,7 +30,9 @@ def migrated_var_dir(tmp_path: Path, django_db_setup, django_db_blocker) -> Path
         with sqlite3.connect(name) as source, sqlite3.connect(var_dir / "db.sqlite3") as copy:
             source.backup(copy)
     else:  # make test-services: the test database is PostgreSQL's; migrate a SQLite one
-        env = clean_environment(DJANGO_ENV="local", DJANGO_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings")
+        env = clean_environment(
+            DJANGO_ENV="local", DJANGO_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings"
+        )
         _manage(var_dir, env, var_dir / "migrate.log", "migrate", "--noinput")
     yield var_dir
     shutil.rmtree(var_dir, ignore_errors=True)
@@ -53,7 +55,9 @@ def test_the_development_server_logs_routes_never_a_query_string_or_a_path_secre
     )
     origin = f"http://{LOOPBACK}:{port}"
     log_path = migrated_var_dir / "server.log"
-    server = _spawn("runserver", origin, [PYTHON, "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload"], env, log_path)
+    server = _spawn(
+        "runserver", origin, [PYTHON, "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload"], env, log_path
+    )
     try:
         wait_until_up(server, f"{origin}/healthz/")
         requests, found = secret_requests()

@@ -138,7 +138,9 @@ def test_register_client_refuses_a_machine_non_admin_without_a_region():
     from oauth.registration import register_client
 
     with pytest.raises(ValidationError):
-        register_client(name="m", client_type="confidential", grant="client-credentials", scopes=["orders:read"], role="customer")
+        register_client(
+            name="m", client_type="confidential", grant="client-credentials", scopes=["orders:read"], role="customer"
+        )
 
 
 # --- The migration's data step ------------------------------------------------------------------

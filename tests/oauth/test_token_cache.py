@@ -314,7 +314,11 @@ def test_a_password_change_refuses_every_cached_token_at_once(token, alice, othe
 
     response = browser.post(
         "/accounts/password/change/",
-        {"old_password": PASSWORD, "new_password1": "a brand new passphrase 77", "new_password2": "a brand new passphrase 77"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a brand new passphrase 77",
+            "new_password2": "a brand new passphrase 77",
+        },
     )
 
     assert response.status_code == 302, response.content
@@ -411,7 +415,9 @@ def test_a_sign_in_keeps_the_users_cached_tokens(token, alice):
 
 
 @pytest.mark.parametrize(
-    "update_fields", [None, ["name"], ["last_login", "name"], ["password"]], ids=["all", "name", "last_login+name", "password"]
+    "update_fields",
+    [None, ["name"], ["last_login", "name"], ["password"]],
+    ids=["all", "name", "last_login+name", "password"],
 )
 def test_any_other_user_save_removes_the_users_entries(token, alice, update_fields):
     warm(token)

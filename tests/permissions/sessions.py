@@ -41,7 +41,9 @@ def api_call(client: Client, method: str, path: str, data: dict | None = None):
     if method in ("GET", "HEAD"):
         return client.generic(method, path)
     body = json.dumps(data) if data is not None else ""
-    return client.generic(method, path, data=body, content_type="application/json", headers={"X-CSRFToken": _token(client)})
+    return client.generic(
+        method, path, data=body, content_type="application/json", headers={"X-CSRFToken": _token(client)}
+    )
 
 
 def api_post(client: Client, path: str, data: dict | None = None):

@@ -66,7 +66,9 @@ CLIENTS = [
 
 
 def _cluster_users() -> dict[str, dict]:
-    return {f"{key}@example.com": {"name": key.replace("-", " ").title(), **attributes} for key, attributes in USERS.items()}
+    return {
+        f"{key}@example.com": {"name": key.replace("-", " ").title(), **attributes} for key, attributes in USERS.items()
+    }
 
 
 @pytest.fixture(scope="session")

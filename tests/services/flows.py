@@ -26,7 +26,10 @@ def authorize(agent: Agent, server: Server, client_id: str, *, scope: str = "ope
     request = authorize_url(server.url(AUTHORIZE_PATH), client_id, scope=scope)
     response = agent.get(server, request.url)
     if consent:
-        assert response.status_code == 200 and "authorizationForm" in response.text, (response.status_code, response.text[:300])
+        assert response.status_code == 200 and "authorizationForm" in response.text, (
+            response.status_code,
+            response.text[:300],
+        )
         fields = consent_form(response.text)
         fields["allow"] = "Authorize"
         response = agent.post_form(server, AUTHORIZE_PATH, fields, referer=response.url)

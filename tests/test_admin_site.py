@@ -9,7 +9,7 @@ from oauth2_provider.models import AccessToken, get_application_model
 from accounts.models import AuditEvent, Role, UserSession
 from oauth.registration import register_client
 from tests.factories import PASSWORD, admin, customer, manager
-from tests.oauth.helpers import REDIRECT_URI, mint_token
+from tests.support.oauth import REDIRECT_URI, mint_token
 
 pytestmark = pytest.mark.django_db
 

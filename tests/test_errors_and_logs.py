@@ -18,8 +18,8 @@ from django_redis.exceptions import ConnectionInterrupted
 
 from accounts import email_confirmation
 from accounts.models import User
-from tests.conftest import api_login, csrf_token
 from tests.factories import PASSWORD, OrderFactory, customer
+from tests.support.clients import api_login, csrf_token
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.e2e.servers import LOOPBACK, PYTHON, _manage, _spawn, clean_environment, free_port, wait_until_up
-from tests.server_logs import assert_no_secret, secret_requests
+from tests.support.server_logs import assert_no_secret, fetch, secret_requests
+from tests.support.servers import LOOPBACK, PYTHON, _manage, _spawn, clean_environment, free_port, wait_until_up
 
 
 @pytest.fixture
@@ -36,15 +34,6 @@ def migrated_var_dir(tmp_path: Path, django_db_setup, django_db_blocker) -> Path
         _manage(var_dir, env, var_dir / "migrate.log", "migrate", "--noinput")
     yield var_dir
     shutil.rmtree(var_dir, ignore_errors=True)
-
-
-def fetch(url: str, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def test_the_development_server_logs_routes_never_a_query_string_or_a_path_secret(migrated_var_dir):

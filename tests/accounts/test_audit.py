@@ -9,8 +9,9 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import AuditEvent
-from tests.accounts.helpers import api_login_response, page_login
+from tests.accounts.helpers import api_login_response
 from tests.factories import PASSWORD, customer
+from tests.support.sign_in import page_login
 
 pytestmark = pytest.mark.django_db
 

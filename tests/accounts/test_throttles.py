@@ -10,8 +10,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEvent, User
-from tests.accounts.helpers import api_login_response, page_login, register_data
+from tests.accounts.helpers import api_login_response, register_data
 from tests.factories import PASSWORD, customer
+from tests.support.sign_in import page_login
 
 pytestmark = pytest.mark.django_db
 

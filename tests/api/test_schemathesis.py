@@ -35,8 +35,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from oauth.registration import register_client
 from orders.models import Order
 from tests.factories import OrderFactory, RefundRequestFactory, admin, customer
-from tests.oauth.helpers import USER_SCOPES, mint_token
-from tests.permissions.sessions import api_client
+from tests.support.clients import api_client
+from tests.support.oauth import USER_SCOPES, mint_token
 
 pytestmark = pytest.mark.django_db
 

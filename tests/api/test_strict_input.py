@@ -8,9 +8,8 @@ import pytest
 from django.test import Client
 
 from orders.models import Order
-from tests.conftest import api_login
 from tests.factories import admin, customer
-from tests.permissions.sessions import api_call, api_client
+from tests.support.clients import api_call, api_client, api_login
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, Browsing
-from tests.e2e.servers import CONTRACT_RATES, GENEROUS_RATES, Process, start_demo_client, start_site
+from tests.support.servers import CONTRACT_RATES, GENEROUS_RATES, Process, start_demo_client, start_site
 
 LAUNCH_TIMEOUT_MS = 30_000
 CALL_PASSED = pytest.StashKey[bool]()

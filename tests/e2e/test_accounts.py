@@ -19,7 +19,7 @@ from tests.e2e.browser import (
     submit_login,
     unique_email,
 )
-from tests.e2e.servers import DEMO_PASSWORD
+from tests.support.servers import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Browsing, main, submit_login
-from tests.e2e.servers import DEMO_PASSWORD, Process
+from tests.support.servers import DEMO_PASSWORD, Process
 
 pytestmark = pytest.mark.e2e
 

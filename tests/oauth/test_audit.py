@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     REVOKE_PATH,
     TOKEN_PATH,

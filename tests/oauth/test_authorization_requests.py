@@ -15,7 +15,7 @@ import pytest
 from oauth2_provider.models import get_grant_model
 
 from oauth.models import Consent
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     HTTPS_REDIRECT_URI,
     REDIRECT_URI,

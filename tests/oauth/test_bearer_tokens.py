@@ -18,8 +18,8 @@ from oauth2_provider.models import get_access_token_model
 
 from orders.models import Order
 from tests.factories import OrderFactory
-from tests.oauth.helpers import REVOKE_PATH, api_get, assert_api_error, bearer, form_post, mint_token
-from tests.permissions.sessions import api_client
+from tests.support.clients import api_client
+from tests.support.oauth import REVOKE_PATH, api_get, assert_api_error, bearer, form_post, mint_token
 
 AccessToken = get_access_token_model()
 

@@ -21,7 +21,7 @@ from oauth2_provider.models import get_refresh_token_model
 from accounts.models import AuditEvent
 from oauth.validators import Validator
 from tests.factories import customer
-from tests.oauth.helpers import REDIRECT_URI, authorize_url, bearer, code_from, live
+from tests.support.oauth import REDIRECT_URI, authorize_url, bearer, code_from, live
 
 RefreshToken = get_refresh_token_model()
 

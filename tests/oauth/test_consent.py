@@ -13,7 +13,7 @@ from oauth.models import Consent
 from oauth.registration import register_client
 from permissions.scopes import catalogue
 from tests.factories import customer
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     HTTPS_REDIRECT_URI,
     REDIRECT_URI,
@@ -29,7 +29,7 @@ from tests.oauth.helpers import (
     refresh,
     tokens_for,
 )
-from tests.permissions.sessions import page_client
+from tests.support.sign_in import page_client
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()

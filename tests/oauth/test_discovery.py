@@ -19,7 +19,7 @@ from joserfc import jws
 from oauth2_provider.models import get_access_token_model
 
 from oauth.registration import register_client
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     REDIRECT_URI,
     code_from,
     consent_form,

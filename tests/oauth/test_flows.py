@@ -22,7 +22,7 @@ from accounts.models import Region, User
 from oauth.models import TokenFamily
 from orders.models import Order
 from tests.factories import OrderFactory, RefundRequestFactory, customer
-from tests.oauth.helpers import authorize_url, bearer, code_from, live, location
+from tests.support.oauth import authorize_url, bearer, code_from, live, location
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()

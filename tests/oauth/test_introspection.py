@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from tests.oauth.helpers import INTROSPECT_PATH, form_post, mint_token
+from tests.support.oauth import INTROSPECT_PATH, form_post, mint_token
 
 AccessToken = get_access_token_model()
 

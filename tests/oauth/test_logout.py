@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from tests.oauth.helpers import HTTPS_REDIRECT_URI, forms, tokens_for
+from tests.support.oauth import HTTPS_REDIRECT_URI, forms, tokens_for
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from orders.models import Order
 from permissions import policy
 from permissions.principals import ClientPrincipal
 from tests.factories import OrderFactory, customer
-from tests.oauth.helpers import api_get, api_post, assert_api_error
 from tests.oauth.test_token_scopes import machine_token
+from tests.support.oauth import api_get, api_post, assert_api_error
 
 pytestmark = pytest.mark.django_db
 

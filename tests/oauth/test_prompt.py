@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 
 from accounts import sessions
 from tests.factories import PASSWORD
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     REDIRECT_URI,
     authorize_on,
@@ -24,7 +24,7 @@ from tests.oauth.helpers import (
     location,
     query,
 )
-from tests.permissions.sessions import page_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 

@@ -45,8 +45,9 @@ from core.unavailable import is_service_outage
 from oauth import consent, token_cache
 from oauth.models import ClientPolicy
 from tests.factories import PASSWORD, OrderFactory, admin, customer, support
-from tests.oauth.helpers import REVOKE_PATH, TOKEN_PATH, api_get, assert_api_error, form_post, mint_token
-from tests.permissions.sessions import api_call, api_client, page_client
+from tests.support.clients import api_call, api_client
+from tests.support.oauth import REVOKE_PATH, TOKEN_PATH, api_get, assert_api_error, form_post, mint_token
+from tests.support.sign_in import page_client
 
 AccessToken = get_access_token_model()
 Application = get_application_model()

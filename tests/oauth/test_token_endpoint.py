@@ -17,7 +17,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from accounts.models import AuditEvent
 from oauth.models import ClientPolicy, Consent, SpentRefreshToken, digest
 from tests.factories import PASSWORD
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     REDIRECT_URI,
     TOKEN_PATH,
     api_post,
@@ -152,7 +152,7 @@ def test_an_expired_code_is_invalid_grant(browser, public_client):
 
 
 def test_an_unknown_code_is_invalid_grant(public_client):
-    from tests.oauth.helpers import authorize_url
+    from tests.support.oauth import authorize_url
 
     request = authorize_url("/o/authorize/", public_client.client_id)
 

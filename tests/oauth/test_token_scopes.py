@@ -19,8 +19,9 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from accounts.models import Region, Role, User
 from orders.models import Order, RefundRequest
 from tests.factories import OrderFactory, RefundRequestFactory, UserFactory, admin, customer
-from tests.oauth.helpers import api_get, api_post, assert_api_error, mint_token, refresh, tokens_for
-from tests.permissions.sessions import api_call, api_client, page_client
+from tests.support.clients import api_call, api_client
+from tests.support.oauth import api_get, api_post, assert_api_error, mint_token, refresh, tokens_for
+from tests.support.sign_in import page_client
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()

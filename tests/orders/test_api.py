@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import AuditEvent, Region, User, UserSession
 from orders.models import Order, RefundRequest
 from tests.factories import PASSWORD, OrderFactory, RefundRequestFactory, admin, customer, manager, support
-from tests.permissions.sessions import api_call, api_client, api_post, page_client
+from tests.support.clients import api_call, api_client, api_post, error
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 
@@ -24,15 +25,6 @@ REFUND_KEYS = {"id", "order", "requested_by", "status", "decided_by", "reason", 
 REFUND_EXTRA_KEYS = {"requested_by_client"}
 USER_KEYS = {"id", "email", "name", "role", "region", "is_active"}
 ISO_8601 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-
-
-def error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["status"] == "error" and body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def bulk_orders(owner: User, count: int, *, status: str = Order.Status.PENDING, start=None, step=timedelta(seconds=1)):
@@ -250,7 +242,7 @@ class TestCreateOrder:
 
 
 def api_login_enforcing_csrf(user) -> Client:
-    from tests.conftest import api_login
+    from tests.support.clients import api_login
 
     return api_login(Client(enforce_csrf_checks=True), user)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Region, User
 from orders.models import Order, RefundRequest
 from tests.factories import OrderFactory, RefundRequestFactory, admin, customer, manager, support
-from tests.permissions.sessions import page_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 from accounts.models import Region, User
 from orders.models import Order, RefundRequest
 from tests.factories import UserFactory, customer, manager
-from tests.permissions.sessions import api_client, page_client
+from tests.support.clients import api_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from oauth2_provider.models import get_application_model
 
 from accounts.models import User, UserSession
 from orders.models import Order, RefundRequest
-from tests.conftest import api_login
+from tests.support.clients import api_login
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,8 @@ from django.test import Client
 from accounts.models import Region, Role, User
 from orders.models import Order, RefundRequest
 from tests.factories import OrderFactory, RefundRequestFactory, UserFactory
-from tests.permissions.sessions import api_call, api_client, page_client
+from tests.support.clients import api_call, api_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 

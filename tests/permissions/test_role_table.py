@@ -35,8 +35,8 @@ from oauth.registration import register_client
 from permissions import policy, role_table
 from permissions.models import RolePermission
 from tests.factories import OrderFactory, customer
-from tests.oauth.helpers import REDIRECT_URI, api_get, api_post, assert_api_error, mint_token
-from tests.permissions.sessions import api_client, api_post as session_post
+from tests.support.clients import api_client, api_post as session_post
+from tests.support.oauth import REDIRECT_URI, api_get, api_post, assert_api_error, mint_token
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from core.rules import registry
 from orders.models import RefundRequest
 from permissions.models import RolePermission
 from tests.factories import OrderFactory, RefundRequestFactory, admin, customer, manager
-from tests.permissions.sessions import api_call, api_client, api_post
+from tests.support.clients import api_call, api_client, api_post
 
 pytestmark = pytest.mark.django_db
 

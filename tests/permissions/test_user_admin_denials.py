@@ -13,7 +13,7 @@ import pytest
 
 from accounts.models import AuditEvent, Region, Role, User
 from tests.factories import UserFactory
-from tests.permissions.sessions import api_call, api_client
+from tests.support.clients import api_call, api_client
 
 pytestmark = pytest.mark.django_db
 

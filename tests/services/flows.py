@@ -1,7 +1,7 @@
 """OAuth flows against the server processes, driven as a browser and a client app drive them.
 
 The authorization URL (PKCE S256, state, nonce) is built by Authlib, through the helpers of
-``tests/oauth/helpers.py``; nothing listens at the redirect URI: only the ``Location`` of
+``tests/support/oauth.py``; nothing listens at the redirect URI: only the ``Location`` of
 the authorization response is read.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import requests
 
-from tests.oauth.helpers import REDIRECT_URI, AuthorizationRequest, authorize_url, code_from, consent_form
 from tests.services.cluster import HTTP_TIMEOUT, Agent, Server, https_session
+from tests.support.oauth import REDIRECT_URI, AuthorizationRequest, authorize_url, code_from, consent_form
 
 TOKEN_PATH = "/o/token/"
 AUTHORIZE_PATH = "/o/authorize/"

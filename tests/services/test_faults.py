@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.oauth.helpers import csrf_from
 from tests.services.cluster import SESSION_COOKIE, describe
+from tests.support.oauth import csrf_from
 
 pytestmark = pytest.mark.services
 

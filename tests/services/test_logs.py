@@ -10,10 +10,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from core.redaction import route_of_path
-from tests.oauth.helpers import csrf_from
-from tests.server_logs import assert_no_secret, secret_requests
 from tests.services.cluster import describe
 from tests.services.flows import WEB_CLIENT, api_get, authorize, code_exchange, refresh
+from tests.support.oauth import csrf_from
+from tests.support.server_logs import assert_no_secret, secret_requests
 
 pytestmark = pytest.mark.services
 

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 export HOST PORT
 
-.PHONY: run test test-services test-e2e screenshots bench serve install lock clean
+.PHONY: run lint test test-services test-e2e screenshots bench serve install lock clean
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: $(STAMP)
 	DJANGO_ENV=local $(BIN)/python manage.py migrate --noinput
 	DJANGO_ENV=local $(BIN)/python manage.py seed_demo
 	DJANGO_ENV=local $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## make lint: ruff (lint and import order) and mypy with django-stubs; settings as in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	DJANGO_ENV=test DATABASE_URL= REDIS_URL= $(BIN)/mypy
 
 ## make test: the whole suite on the embedded default; no service needed
 test: $(STAMP)
@@ -74,4 +79,4 @@ lock:
 	/tmp/lock-venv/bin/pip freeze > requirements.lock
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

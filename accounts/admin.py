@@ -19,8 +19,13 @@ def _site_password_change(request, extra_context=None):
     return redirect("accounts:password_change")
 
 
-admin.site.password_change = _site_password_change
-admin.site.password_change_done = lambda request, extra_context=None: redirect("accounts:profile")
+def _site_password_change_done(request, extra_context=None):
+    return redirect("accounts:profile")
+
+
+# Replacing the default site's views on the instance; the stubs declare them as methods.
+admin.site.password_change = _site_password_change  # type: ignore[method-assign]
+admin.site.password_change_done = _site_password_change_done  # type: ignore[method-assign]
 
 
 @admin.register(AuditEvent)

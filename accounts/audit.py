@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.http import HttpRequest
 
@@ -50,11 +51,13 @@ def record(
 ) -> AuditEvent:
     """Write one audit event. Callers pass descriptions, never a credential."""
     request = request if request is not None else _current_request.get()
-    principal = getattr(request, "user", None) if request is not None else None
+    # A person (User), AnonymousUser, or a client acting for itself (with a client_id).
+    principal: Any = getattr(request, "user", None) if request is not None else None
     if actor is None and isinstance(principal, User) and principal.is_authenticated:
         actor = principal
-    if not client_id and getattr(principal, "client_id", ""):
-        client_id = principal.client_id  # a machine client acting for itself
+    principal_client_id: str = getattr(principal, "client_id", None) or ""
+    if not client_id and principal_client_id:
+        client_id = principal_client_id  # a machine client acting for itself
     row = AuditEvent.objects.create(
         event=event,
         outcome=outcome,

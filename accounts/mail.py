@@ -57,7 +57,9 @@ def deliver(jobs: list[tuple[Task, dict]]) -> None:
                 break
             except Exception as error:  # noqa: BLE001 - one mail must not stop the others
                 if attempt == ATTEMPTS:
-                    logger.error("mail task %s failed %d times, giving up: %s", _name(task), attempt, type(error).__name__)
+                    logger.error(
+                        "mail task %s failed %d times, giving up: %s", _name(task), attempt, type(error).__name__
+                    )
                 else:
                     logger.warning("mail task %s failed (%s), retrying", _name(task), type(error).__name__)
                     time.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])

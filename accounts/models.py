@@ -27,7 +27,7 @@ class Region(models.TextChoices):
     US = "US", "United States"
 
 
-def normalize_email(email: str) -> str:
+def normalize_email(email: str | None) -> str:
     """Email is the login name and is unique case-insensitively: store it lower-cased."""
     return (email or "").strip().lower()
 
@@ -42,7 +42,7 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def get_by_natural_key(self, email: str) -> User:
+    def get_by_natural_key(self, email: str | None) -> User:
         return self.get(email=normalize_email(email), deleted_at__isnull=True)
 
 
@@ -114,7 +114,7 @@ class User(AbstractBaseUser):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def has_perm(self, perm: str, obj: object | None = None) -> bool:
+    def has_perm(self, perm: str, obj: models.Model | None = None) -> bool:
         if not self.is_active:
             return False
         return any(
@@ -123,7 +123,7 @@ class User(AbstractBaseUser):
             if hasattr(backend, "has_perm")
         )
 
-    def has_perms(self, perm_list, obj: object | None = None) -> bool:
+    def has_perms(self, perm_list, obj: models.Model | None = None) -> bool:
         return all(self.has_perm(perm, obj) for perm in perm_list)
 
     def has_module_perms(self, app_label: str) -> bool:
@@ -135,7 +135,7 @@ class User(AbstractBaseUser):
             if hasattr(backend, "has_module_perms")
         )
 
-    def get_all_permissions(self, obj: object | None = None) -> set[str]:
+    def get_all_permissions(self, obj: models.Model | None = None) -> set[str]:
         if not self.is_active:
             return set()
         permissions: set[str] = set()

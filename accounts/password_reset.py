@@ -20,7 +20,9 @@ SUBJECT_TEMPLATE = "accounts/email/password_reset_subject.txt"
 class ResetMailForm(PasswordResetForm):
     """Django's form, except that a failed send raises (Django's logs and drops it): the task retries."""
 
-    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None):
+    def send_mail(
+        self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
+    ):
         subject = "".join(render_to_string(subject_template_name, context).splitlines())
         EmailMessage(subject, render_to_string(email_template_name, context), from_email, [to_email]).send()
 

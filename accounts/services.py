@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import audit, sessions
-from accounts.signals import credentials_revoked
 from accounts.models import Role, User
+from accounts.signals import credentials_revoked
 
 Event = audit.Event
 
@@ -90,7 +90,9 @@ def user_update(
     user.full_clean(exclude=["password"])
     user.save()
     if changes:
-        audit.record(Event.ROLE_CHANGED, request=request, actor=acting_user, target=f"user:{user.pk}", reason="; ".join(changes))
+        audit.record(
+            Event.ROLE_CHANGED, request=request, actor=acting_user, target=f"user:{user.pk}", reason="; ".join(changes)
+        )
     if deactivated:
         revoke_credentials(user)
         audit.record(Event.USER_DEACTIVATED, request=request, actor=acting_user, target=f"user:{user.pk}")

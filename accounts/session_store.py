@@ -8,6 +8,8 @@ Django's name, so the data is signed (``key_salt``) as Django's own store signs 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.db import router
@@ -36,7 +38,7 @@ class SessionStore(db.SessionStore):
         # fails whole (its transaction rolls back): no session is ever overwritten.
         self._session_key = self._unwritten_key = get_random_string(32, VALID_KEY_CHARS)
         if not hasattr(self, "_session_cache"):
-            self._session_cache = {}  # a new key has no row to load: never look for one
+            self._session_cache: dict[str, Any] = {}  # a new key has no row to load: never look for one
         self._written = None
         self.modified = True
 
@@ -59,11 +61,12 @@ class SessionStore(db.SessionStore):
 
     def _insert(self) -> None:
         # No savepoint of its own (Django's save opens one): the caller's transaction is enough.
-        row = self.create_model_instance(self._get_session(no_load=True))
+        # SessionBase._get_session is Django's own, left out of django-stubs.
+        row = self.create_model_instance(self._get_session(no_load=True))  # type: ignore[attr-defined]
         row.save(force_insert=True, using=router.db_for_write(self.model, instance=row))
         self._unwritten_key = None
 
     def _serialized(self) -> bytes:
         # Compared as serialized, so a nested value changed in place still counts as a change.
-        return self.serializer().dumps(self._get_session(no_load=True))
+        return self.serializer().dumps(self._get_session(no_load=True))  # type: ignore[attr-defined]
 

@@ -26,9 +26,11 @@ def start(request: HttpRequest, user: User) -> UserSession:
     request.session[AUTH_AT] = now
     request.session[SEEN_AT] = now
     request.session.save()  # in the sign-in's transaction; accounts.session_store writes it once
+    session_key = request.session.session_key
+    assert session_key is not None, "save() gives the session its key"
     return UserSession.objects.create(
         user=user,
-        session_key=request.session.session_key,
+        session_key=session_key,
         user_agent=user_agent(request),
         ip=client_ip(request),
     )

@@ -4,10 +4,10 @@ Every attempt is counted before any password is hashed, atomically (``cache.add`
 ``cache.incr``), so concurrent guesses cannot slip past the limit.
 
 Sign-in is limited twice: per client IP (an IPv6 client by its /64, see accounts/net.py),
-and per account (the submitted email). The per-account limit would let an attacker lock the owner out, so a browser that has
-signed in to the account before carries a signed *known-device* cookie, and its
-attempts count in a bucket of their own (account + device): the owner's own browser
-keeps working while the attacker's guesses fill the shared bucket.
+and per account (the submitted email). The per-account limit would let an attacker lock the
+owner out, so a browser that has signed in to the account before carries a signed
+*known-device* cookie, and its attempts count in a bucket of their own (account + device):
+the owner's own browser keeps working while the attacker's guesses fill the shared bucket.
 """
 
 from __future__ import annotations

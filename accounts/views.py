@@ -9,8 +9,8 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.db import transaction
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
@@ -51,10 +51,12 @@ def login_view(request):
     form = LoginForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        result = login_flow.attempt_login(request, email=form.cleaned_data["email"], password=form.cleaned_data["password"])
+        result = login_flow.attempt_login(
+            request, email=form.cleaned_data["email"], password=form.cleaned_data["password"]
+        )
         if result.is_success:
             return login_flow.finish_response(request, redirect(next_url), result)
-        if result.is_throttled:
+        if result.retry_after is not None:  # throttled
             form.add_error(None, THROTTLED_MESSAGE.format(wait=_wait_text(result.retry_after)))
             status = 429
         else:
@@ -93,7 +95,9 @@ def register_view(request):
         return redirect("/")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST":
-        wait = throttles.hit(request, group="register:ip", key=client_ip_key(request), rate=settings.REGISTER_RATE_PER_IP)
+        wait = throttles.hit(
+            request, group="register:ip", key=client_ip_key(request), rate=settings.REGISTER_RATE_PER_IP
+        )
         if wait is not None:
             form.is_valid()
             form.add_error(None, f"Too many registrations from your network. Please wait {_wait_text(wait)}.")
@@ -103,7 +107,11 @@ def register_view(request):
         if form.is_valid():
             data = form.cleaned_data
             user = services.user_register(
-                email=data["email"], name=data["name"], region=data["region"], password=data["password1"], request=request
+                email=data["email"],
+                name=data["name"],
+                region=data["region"],
+                password=data["password1"],
+                request=request,
             )
             login_flow.sign_in(request, user)
             email_confirmation.send_confirmation(user)
@@ -135,7 +143,9 @@ def email_confirm_view(request, token):
 
 @require_POST
 def email_confirm_send_view(request):
-    wait = throttles.hit(request, group="email-confirm:account", key=str(request.user.pk), rate=settings.EMAIL_CONFIRM_RATE)
+    wait = throttles.hit(
+        request, group="email-confirm:account", key=str(request.user.pk), rate=settings.EMAIL_CONFIRM_RATE
+    )
     if wait is not None:
         messages.error(request, f"A link was sent a moment ago. Please wait {_wait_text(wait)}.")
     elif not request.user.email_verified:
@@ -151,7 +161,10 @@ def password_change_view(request):
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST":
         wait = throttles.hit(
-            request, group="password-change:account", key=str(request.user.pk), rate=settings.PASSWORD_CHANGE_RATE_PER_ACCOUNT
+            request,
+            group="password-change:account",
+            key=str(request.user.pk),
+            rate=settings.PASSWORD_CHANGE_RATE_PER_ACCOUNT,
         )
         if wait is not None:
             form.add_error(None, f"Too many attempts. Please wait {_wait_text(wait)}.")
@@ -159,7 +172,9 @@ def password_change_view(request):
             response["Retry-After"] = str(wait)
             return response
         if form.is_valid():
-            services.password_change(request=request, user=request.user, new_password=form.cleaned_data["new_password1"])
+            services.password_change(
+                request=request, user=request.user, new_password=form.cleaned_data["new_password1"]
+            )
             messages.success(request, "Your password was changed. Your other sessions were signed out.")
             return redirect("accounts:profile")
     return render(request, "accounts/password_change.html", {"form": form})

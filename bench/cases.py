@@ -19,13 +19,19 @@ import ssl
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from bench.console import say
 from bench.harness import CSRF_COOKIE, LOOPBACK, SESSION_COOKIE, Profile, Server
 from bench.options import Config
 from bench.seeding import (
-    REDIRECT_URI, Data, grow_to_large, seed_login_accounts, seed_small, seed_token_pools,
+    REDIRECT_URI,
+    Data,
+    grow_to_large,
+    seed_login_accounts,
+    seed_small,
+    seed_token_pools,
 )
 from bench.wrk import Bench, Case
 
@@ -107,7 +113,7 @@ def count_queries(path: str, *, bearer: str | None = None, session_key: str | No
     client = Client(HTTP_HOST=LOOPBACK)
     if session_key:
         client.cookies[settings.SESSION_COOKIE_NAME] = session_key
-    extra = {"HTTP_AUTHORIZATION": f"Bearer {bearer}"} if bearer else {}
+    extra: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {bearer}"} if bearer else {}
     for _ in range(2):  # the first requests may touch the session (at most once a minute)
         client.get(path, secure=True, **extra)
     with CaptureQueriesContext(connection) as captured:
@@ -197,20 +203,45 @@ def read_cases(data: Data) -> dict[str, Case]:
     bearer = {"Authorization": f"Bearer {data.customer_token}", "Accept": "application/json"}
     plain = {"Accept": "application/json"}
     return {
-        "detail_bearer": Case("detail_bearer", "GET /api/orders/<id>/ (bearer)", f"/api/orders/{data.customer_order}/", headers=bearer),
-        "detail_baseline": Case("detail_baseline", "baseline detail (no auth)",
-                                f"/api/baseline/customers/{customer}/orders/{data.customer_order}/", headers=plain),
+        "detail_bearer": Case(
+            "detail_bearer", "GET /api/orders/<id>/ (bearer)", f"/api/orders/{data.customer_order}/", headers=bearer
+        ),
+        "detail_baseline": Case(
+            "detail_baseline",
+            "baseline detail (no auth)",
+            f"/api/baseline/customers/{customer}/orders/{data.customer_order}/",
+            headers=plain,
+        ),
         "list_bearer": Case("list_bearer", "GET /api/orders/ (bearer)", "/api/orders/", headers=bearer),
-        "list_baseline": Case("list_baseline", "baseline list (no auth)", f"/api/baseline/customers/{customer}/orders/", headers=plain),
-        "page_session": Case("page_session", "GET /orders/ (session)", "/orders/",
-                             headers={"Cookie": f"{SESSION_COOKIE}={data.session_key}", "Accept": "text/html"}),
-        "page_baseline": Case("page_baseline", "baseline page (no auth)", f"/baseline/customers/{customer}/orders/",
-                              headers={"Accept": "text/html"}),
-        "detail_denied": Case("detail_denied", "GET /api/orders/<other's id>/ (bearer, 404)",
-                              f"/api/orders/{data.other_order}/", headers=bearer, expect=(404,)),
+        "list_baseline": Case(
+            "list_baseline", "baseline list (no auth)", f"/api/baseline/customers/{customer}/orders/", headers=plain
+        ),
+        "page_session": Case(
+            "page_session",
+            "GET /orders/ (session)",
+            "/orders/",
+            headers={"Cookie": f"{SESSION_COOKIE}={data.session_key}", "Accept": "text/html"},
+        ),
+        "page_baseline": Case(
+            "page_baseline",
+            "baseline page (no auth)",
+            f"/baseline/customers/{customer}/orders/",
+            headers={"Accept": "text/html"},
+        ),
+        "detail_denied": Case(
+            "detail_denied",
+            "GET /api/orders/<other's id>/ (bearer, 404)",
+            f"/api/orders/{data.other_order}/",
+            headers=bearer,
+            expect=(404,),
+        ),
         "floor": Case("floor", "GET /healthz/ (no work: the per-request floor)", "/healthz/", headers=plain),
-        "region_list": Case("region_list", "GET /api/orders/ (bearer, support: region-wide)", "/api/orders/",
-                            headers={"Authorization": f"Bearer {data.support_token}", "Accept": "application/json"}),
+        "region_list": Case(
+            "region_list",
+            "GET /api/orders/ (bearer, support: region-wide)",
+            "/api/orders/",
+            headers={"Authorization": f"Bearer {data.support_token}", "Accept": "application/json"},
+        ),
     }
 
 
@@ -302,8 +333,10 @@ def measure_logins(config: Config, bench: Bench, server: Server, data: Data) -> 
 def token_cases(data: Data, pools) -> dict[str, Case]:
     """The token endpoint's cases: code exchange and refresh per client type, client credentials, introspection."""
     form = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-    basic = {key: "Basic " + base64.b64encode(f"{quote(c['client_id'])}:{quote(c['client_secret'] or '')}".encode()).decode()
-             for key, c in data.clients.items()}
+    basic = {
+        key: "Basic " + base64.b64encode(f"{quote(c['client_id'])}:{quote(c['client_secret'] or '')}".encode()).decode()
+        for key, c in data.clients.items()
+    }
     cases = {}
     for key in ("public", "confidential"):
         client_part = f"&client_id={data.clients[key]['client_id']}" if key == "public" else ""

@@ -21,7 +21,7 @@ def spread(values: list[float]) -> dict:
 
 
 def ratios(numerators: list[float], denominators: list[float]) -> list[float]:
-    return [n / d if d else float("inf") for n, d in zip(numerators, denominators)]
+    return [n / d if d else float("inf") for n, d in zip(numerators, denominators, strict=False)]
 
 
 # --- Goals -----------------------------------------------------------------------------------
@@ -41,24 +41,36 @@ class Goal:
     shown: str = ""  # the text of an UNCHANGED goal ("constant", "bounded")
 
     @property
+    def bound(self) -> float:
+        """The limit of an AT_MOST or AT_LEAST goal."""
+        assert isinstance(self.limit, int | float), f"{self.name} has no single bound"
+        return self.limit
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The limits of a BETWEEN goal."""
+        assert isinstance(self.limit, tuple), f"{self.name} has no interval"
+        return self.limit
+
+    @property
     def text(self) -> str:
         if self.comparison == AT_MOST:
-            return f"<= {_short(self.limit)}"
+            return f"<= {_short(self.bound)}"
         if self.comparison == AT_LEAST:
-            return f">= {_short(self.limit)}"
+            return f">= {_short(self.bound)}"
         if self.comparison == BETWEEN:
-            low, high = self.limit
+            low, high = self.interval
             return f"{_short(low)} - {_short(high)}"
         return self.shown
 
     def is_met(self, value) -> bool:
         """``value`` is the figure's median; for UNCHANGED, the pair (before, after)."""
         if self.comparison == AT_MOST:
-            return value <= self.limit
+            return value <= self.bound
         if self.comparison == AT_LEAST:
-            return value >= self.limit
+            return value >= self.bound
         if self.comparison == BETWEEN:
-            low, high = self.limit
+            low, high = self.interval
             return low <= value <= high
         if self.comparison == UNCHANGED:
             before, after = value
@@ -71,29 +83,85 @@ def _short(number: float) -> str:
 
 
 GOALS = (
-    Goal("bearer-latency", "p50 bearer / plain view, detail and list, @1 and @high", AT_MOST, 1.3,
-         "a bearer token and the policy add at most 30% to a read's latency"),
-    Goal("bearer-throughput", "req/s bearer / plain view, detail and list, @1 and @high", AT_LEAST, 0.75,
-         "a server answering bearer requests keeps three quarters of the plain view's throughput"),
-    Goal("session-latency", "p50 session page / plain page @1", AT_MOST, 1.3,
-         "the same bound for a page signed in with a session cookie"),
-    Goal("queries-constant", "queries per request, small -> large size", UNCHANGED, None,
-         "no query is added as orders and tokens grow: no N+1, no per-row look-up", shown="constant"),
-    Goal("scaling-latency", "p50 large / small size, for a customer whose 60 orders stay", AT_MOST, 1.3,
-         "a customer's request costs the same whether the tables hold a hundred rows or a hundred thousand"),
-    Goal("region-queries-bounded", "queries per request of a support user's region-wide list, small -> large", UNCHANGED,
-         None, "the page is bounded (at most 500 rows); only the exact COUNT(*) grows, with the region",
-         shown="bounded"),
-    Goal("no-timing-oracle", "p50 denied (404) / allowed (200) @1, same token, measured alternately", BETWEEN, (0.8, 1.2),
-         "another customer's order costs what one's own costs, so timing does not tell which orders exist"),
-    Goal("login-latency", "login p50 / Argon2 verify alone p50", AT_MOST, 1.2,
-         "a sign-in is the password hash plus at most 20%"),
-    Goal("login-throughput", "logins/s / (cores / Argon2 CPU-s)", AT_LEAST, 0.8,
-         "logins reach 80% of the ceiling Argon2 alone allows on this machine's cores"),
-    Goal("throttled-cost", "server CPU/req throttled (429) / real login", AT_MOST, 0.05,
-         "a throttled attempt costs the server at most 5% of a real one, so a flood of them burns no CPU"),
-    Goal("client-parity", "req/s public / confidential client, code exchange and refresh", BETWEEN, (1 / 1.5, 1.5),
-         "a confidential client's secret is checked without a password hash: both kinds get the same throughput"),
+    Goal(
+        "bearer-latency",
+        "p50 bearer / plain view, detail and list, @1 and @high",
+        AT_MOST,
+        1.3,
+        "a bearer token and the policy add at most 30% to a read's latency",
+    ),
+    Goal(
+        "bearer-throughput",
+        "req/s bearer / plain view, detail and list, @1 and @high",
+        AT_LEAST,
+        0.75,
+        "a server answering bearer requests keeps three quarters of the plain view's throughput",
+    ),
+    Goal(
+        "session-latency",
+        "p50 session page / plain page @1",
+        AT_MOST,
+        1.3,
+        "the same bound for a page signed in with a session cookie",
+    ),
+    Goal(
+        "queries-constant",
+        "queries per request, small -> large size",
+        UNCHANGED,
+        None,
+        "no query is added as orders and tokens grow: no N+1, no per-row look-up",
+        shown="constant",
+    ),
+    Goal(
+        "scaling-latency",
+        "p50 large / small size, for a customer whose 60 orders stay",
+        AT_MOST,
+        1.3,
+        "a customer's request costs the same whether the tables hold a hundred rows or a hundred thousand",
+    ),
+    Goal(
+        "region-queries-bounded",
+        "queries per request of a support user's region-wide list, small -> large",
+        UNCHANGED,
+        None,
+        "the page is bounded (at most 500 rows); only the exact COUNT(*) grows, with the region",
+        shown="bounded",
+    ),
+    Goal(
+        "no-timing-oracle",
+        "p50 denied (404) / allowed (200) @1, same token, measured alternately",
+        BETWEEN,
+        (0.8, 1.2),
+        "another customer's order costs what one's own costs, so timing does not tell which orders exist",
+    ),
+    Goal(
+        "login-latency",
+        "login p50 / Argon2 verify alone p50",
+        AT_MOST,
+        1.2,
+        "a sign-in is the password hash plus at most 20%",
+    ),
+    Goal(
+        "login-throughput",
+        "logins/s / (cores / Argon2 CPU-s)",
+        AT_LEAST,
+        0.8,
+        "logins reach 80% of the ceiling Argon2 alone allows on this machine's cores",
+    ),
+    Goal(
+        "throttled-cost",
+        "server CPU/req throttled (429) / real login",
+        AT_MOST,
+        0.05,
+        "a throttled attempt costs the server at most 5% of a real one, so a flood of them burns no CPU",
+    ),
+    Goal(
+        "client-parity",
+        "req/s public / confidential client, code exchange and refresh",
+        BETWEEN,
+        (1 / 1.5, 1.5),
+        "a confidential client's secret is checked without a password hash: both kinds get the same throughput",
+    ),
 )
 GOAL = {goal.name: goal for goal in GOALS}
 
@@ -140,7 +208,10 @@ class Figures:
         """One figure; with a goal, PASS or MISS on ``measured`` (default: the median)."""
         passed = None
         if goal is not None and not spoiled:
-            passed = goal.is_met(value["median"] if measured is None else measured)
+            if measured is None:
+                assert value is not None, f"{label}: a goal needs a measured value"
+                measured = value["median"]
+            passed = goal.is_met(measured)
         self.figures.append(Figure(self.section, label, value, unit, goal.text if goal else "", passed, text=text,
                                    note=SPOILED_NOTE if spoiled else note))
 
@@ -294,13 +365,15 @@ def table_row(figure: Figure) -> tuple[str, ...]:
         median, low_high = figure.text, ""
     else:
         median = format_number(figure.value["median"], figure.unit)
-        low_high = f"{format_number(figure.value['min'], figure.unit)} - {format_number(figure.value['max'], figure.unit)}"
+        low_high = (
+            f"{format_number(figure.value['min'], figure.unit)} - {format_number(figure.value['max'], figure.unit)}"
+        )
     unit = "" if figure.unit == "x" else figure.unit
     return (figure.label, f"{median} {unit}".strip(), low_high, figure.goal, mark(figure), figure.note)
 
 
 def render_table(figures: list[Figure]) -> str:
-    rows: list[tuple[str, object]] = []
+    rows: list[tuple[str, str | tuple[str, ...]]] = []
     section = None
     for figure in figures:
         if figure.section != section:
@@ -309,12 +382,12 @@ def render_table(figures: list[Figure]) -> str:
         rows.append(("row", table_row(figure)))
     cells = [row for kind, row in rows if kind == "row"]
     widths = [max([len(title)] + [len(row[i]) for row in cells]) for i, title in enumerate(HEADER)]
-    line = "  ".join(title.ljust(width) for title, width in zip(HEADER, widths))
+    line = "  ".join(title.ljust(width) for title, width in zip(HEADER, widths, strict=True))
     out = [line, "-" * len(line)]
     for kind, row in rows:
         if kind == "section":
             out.append(f"== {row}")
             continue
-        text = "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths))
+        text = "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=False))
         out.append((text + (f"  ({row[5]})" if row[5] else "")).rstrip())
     return "\n".join(out)

@@ -103,7 +103,9 @@ def with_address(url: str, *, host: str | None = None, port: int | None = None, 
 
 def require_loopback(url: str) -> str:
     if urlsplit(url).hostname not in LOOPBACK_HOSTS:
-        raise HarnessError(f"{with_address(url, path='')} is not on loopback; the harness only uses loopback addresses.")
+        raise HarnessError(
+            f"{with_address(url, path='')} is not on loopback; the harness only uses loopback addresses."
+        )
     return url
 
 
@@ -150,7 +152,7 @@ def write_tls_certificate(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -169,7 +171,9 @@ def write_tls_certificate(directory: Path) -> tuple[Path, Path]:
     )
     cert_path = directory / "tls-cert.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return cert_path, write_private(directory / "tls-key.pem", key_pem)
 
 
@@ -323,7 +327,10 @@ class Profile:
             raise
 
     def __repr__(self) -> str:  # never the secret key or the key files' contents in a failure report
-        return f"{type(self).__name__}(database={self.db_name!r}, cache_prefix={self.cache_prefix!r}, tmp={str(self.tmp)!r})"
+        return (
+            f"{type(self).__name__}(database={self.db_name!r}, "
+            f"cache_prefix={self.cache_prefix!r}, tmp={str(self.tmp)!r})"
+        )
 
     def environment(self, *, database_url: str | None = None, redis_url: str | None = None) -> dict[str, str]:
         """The environment of the run's processes: the production profile, set explicitly."""

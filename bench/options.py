@@ -45,7 +45,9 @@ def parse_config(argv: list[str]) -> Config:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, the same for every case (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="the high concurrency level (default 16)")
     parser.add_argument("--large-orders", type=int, default=100_000, help="orders at the large size (default 100000)")
-    parser.add_argument("--large-tokens", type=int, default=100_000, help="access tokens at the large size (default 100000)")
+    parser.add_argument(
+        "--large-tokens", type=int, default=100_000, help="access tokens at the large size (default 100000)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 1-second runs: checks the harness only")
     args = parser.parse_args(argv)
     if args.quick:

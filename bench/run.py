@@ -60,7 +60,7 @@ def versions(redis_url: str) -> dict:
     import redis
     from django.db import connection
 
-    found = {
+    found: dict[str, object] = {
         "python": platform.python_version(),
         "django": django.get_version(),
         "django-oauth-toolkit": importlib.metadata.version("django-oauth-toolkit"),
@@ -138,7 +138,7 @@ def report(figures: list, problems: list[str], runtime_s: float) -> None:
 
 def measure(config: Config, profile: Profile) -> int:
     """Run the suite, write bench/results.json, print the table; 1 when a case had bad responses."""
-    started_at, load_before = dt.datetime.now(dt.timezone.utc), os.getloadavg()
+    started_at, load_before = dt.datetime.now(dt.UTC), os.getloadavg()
     suite = run_suite(config, profile)
     figures = build_figures(config, suite)
     results = results_document(config, suite, figures, started_at=started_at, load_before=load_before,

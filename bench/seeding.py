@@ -17,6 +17,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from bench.console import Progress
 from bench.options import Config
@@ -105,28 +106,55 @@ def seed_small(config: Config, data: Data, rng: random.Random) -> None:
     from oauth.registration import register_client
     from orders.models import Order
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     unusable = make_password(None)
     data.customer_password = f"bench {secrets.token_hex(8)} customer"
     people = {
-        "customer": User(email="bench-customer@example.com", name="Bench Customer", role="customer", region="EU",
-                         password=make_password(data.customer_password)),
-        "other": User(email="bench-other@example.com", name="Other Customer", role="customer", region="EU", password=unusable),
-        "support": User(email="bench-support@example.com", name="Bench Support", role="support", region="EU", password=unusable),
-        "oauth": User(email="bench-oauth@example.com", name="OAuth User", role="customer", region="EU", password=unusable),
+        "customer": User(
+            email="bench-customer@example.com",
+            name="Bench Customer",
+            role="customer",
+            region="EU",
+            password=make_password(data.customer_password),
+        ),
+        "other": User(
+            email="bench-other@example.com", name="Other Customer", role="customer", region="EU", password=unusable
+        ),
+        "support": User(
+            email="bench-support@example.com", name="Bench Support", role="support", region="EU", password=unusable
+        ),
+        "oauth": User(
+            email="bench-oauth@example.com", name="OAuth User", role="customer", region="EU", password=unusable
+        ),
     }
     User.objects.bulk_create(people.values())
     data.customer_id, data.customer_email = str(people["customer"].pk), people["customer"].email
     fillers = bulk_insert(User, filler_users(0, config.small_users, unusable), config.small_users, "users (small)")
     data.filler_user_ids = [(user.pk, user.region) for user in fillers]
 
-    for key, spec in {
-        "public": dict(client_type="public", grant="authorization-code", redirect_uris=[REDIRECT_URI], scopes=USER_SCOPES.split()),
-        "confidential": dict(client_type="confidential", grant="authorization-code", redirect_uris=[REDIRECT_URI], scopes=USER_SCOPES.split()),
-        "service": dict(client_type="confidential", grant="client-credentials", scopes=["orders:read"], role="support", region="EU"),
-        "resource": dict(client_type="confidential", grant="client-credentials", scopes=["orders:read"], role="support",
-                         region="EU", introspect=True),
-    }.items():
+    specs: dict[str, dict[str, Any]] = {
+        "public": dict(
+            client_type="public", grant="authorization-code", redirect_uris=[REDIRECT_URI], scopes=USER_SCOPES.split()
+        ),
+        "confidential": dict(
+            client_type="confidential",
+            grant="authorization-code",
+            redirect_uris=[REDIRECT_URI],
+            scopes=USER_SCOPES.split(),
+        ),
+        "service": dict(
+            client_type="confidential", grant="client-credentials", scopes=["orders:read"], role="support", region="EU"
+        ),
+        "resource": dict(
+            client_type="confidential",
+            grant="client-credentials",
+            scopes=["orders:read"],
+            role="support",
+            region="EU",
+            introspect=True,
+        ),
+    }
+    for key, spec in specs.items():
         registered = register_client(name=f"Bench {key}", client_id=f"bench-{key}", **spec)
         data.clients[key] = {"client_id": registered.client_id, "client_secret": registered.client_secret,
                              "pk": Application.objects.get(client_id=registered.client_id).pk}
@@ -190,15 +218,17 @@ def filler_tokens(data: Data, start: int, count: int, application_pk: int, expir
 def grow_to_large(config: Config, data: Data, rng: random.Random) -> None:
     """Grow everyone else's data to the large size; the customer's own orders stay as they are."""
     from django.contrib.auth.hashers import make_password
+    from oauth2_provider.models import AccessToken
 
     from accounts.models import User
-    from oauth2_provider.models import AccessToken
     from orders.models import Order
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     more_users = config.large_users - config.small_users
     if more_users > 0:
-        fillers = bulk_insert(User, filler_users(config.small_users, more_users, make_password(None)), more_users, "users (large)")
+        fillers = bulk_insert(
+            User, filler_users(config.small_users, more_users, make_password(None)), more_users, "users (large)"
+        )
         data.filler_user_ids += [(user.pk, user.region) for user in fillers]
     more_orders = config.large_orders - data.orders
     bulk_insert(Order, filler_orders(data.filler_user_ids, more_orders, rng, now), more_orders, "orders (large)", 5000)
@@ -257,15 +287,31 @@ def seed_token_pools(config: Config, data: Data) -> Pools:
     pools = Pools(verifier=secrets.token_urlsafe(48))
     challenge = base64.urlsafe_b64encode(hashlib.sha256(pools.verifier.encode()).digest()).rstrip(b"=").decode()
     user = User.objects.get(email="bench-oauth@example.com")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     count = TOKEN_RATE_BOUND * config.case_seconds + 100
     for key in ("public", "confidential"):
         application_pk = data.clients[key]["pk"]
         codes = [secrets.token_urlsafe(24) for _ in range(count)]
-        bulk_insert(Grant, (Grant(user=user, code=code, application_id=application_pk, expires=now + dt.timedelta(hours=2),
-                                  redirect_uri=REDIRECT_URI, scope=TOKEN_SCOPE, code_challenge=challenge,
-                                  code_challenge_method="S256", nonce="", claims="{}") for code in codes),
-                    count, f"codes ({key})")
+        bulk_insert(
+            Grant,
+            (
+                Grant(
+                    user=user,
+                    code=code,
+                    application_id=application_pk,
+                    expires=now + dt.timedelta(hours=2),
+                    redirect_uri=REDIRECT_URI,
+                    scope=TOKEN_SCOPE,
+                    code_challenge=challenge,
+                    code_challenge_method="S256",
+                    nonce="",
+                    claims="{}",
+                )
+                for code in codes
+            ),
+            count,
+            f"codes ({key})",
+        )
         bulk_insert(TokenFamily, (TokenFamily(application_id=application_pk, user=user, code_digest=digest(code),
                                               auth_time=now) for code in codes), count, f"code families ({key})")
         pools.codes[key] = codes
@@ -276,9 +322,22 @@ def seed_token_pools(config: Config, data: Data) -> Pools:
                                                        token_checksum=checksum(new_token()),
                                                        expires=now + dt.timedelta(minutes=10), scope=TOKEN_SCOPE)
                                            for _ in range(count)), count, f"access tokens ({key})")
-        bulk_insert(RefreshToken, (RefreshToken(user=user, application_id=application_pk, token="",
-                                                token_checksum=checksum(raw), access_token=token, token_family=family)
-                                   for raw, token, family in zip(refresh, access, families)), count, f"refresh tokens ({key})")
+        bulk_insert(
+            RefreshToken,
+            (
+                RefreshToken(
+                    user=user,
+                    application_id=application_pk,
+                    token="",
+                    token_checksum=checksum(raw),
+                    access_token=token,
+                    token_family=family,
+                )
+                for raw, token, family in zip(refresh, access, families, strict=False)
+            ),
+            count,
+            f"refresh tokens ({key})",
+        )
         bulk_insert(TokenFamily, (TokenFamily(application_id=application_pk, user=user, code_digest=digest(new_token()),
                                               family=family, auth_time=now, started_at=now, redeemed_at=now)
                                   for family in families), count, f"refresh families ({key})")

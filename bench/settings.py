@@ -13,10 +13,11 @@ exactly as under ``make serve``; ``bench/harness.py`` sets it.
 """
 
 import os
+from pathlib import Path
 
 from config.settings import *  # noqa: F403 - the production profile, unchanged
 
 ROOT_URLCONF = "bench.urls"
 
 if os.environ.get("HARNESS_STATIC_ROOT"):
-    STATIC_ROOT = os.environ["HARNESS_STATIC_ROOT"]
+    STATIC_ROOT = Path(os.environ["HARNESS_STATIC_ROOT"])

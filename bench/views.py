@@ -9,6 +9,7 @@ the benchmark measures is what authentication and authorization cost.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import InvalidPage, Paginator
@@ -23,6 +24,9 @@ from orders.models import Order
 from orders.serializers import OrderSerializer
 from orders.views import PAGE_SIZE as HTML_PAGE_SIZE
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
 API_PAGE_SIZE = 50  # core.api.Pagination's default
 
 
@@ -36,7 +40,7 @@ def _not_found() -> HttpResponse:
     return _json({"status": "error", "code": "NOT_FOUND", "message": "Not found."}, status=404)
 
 
-def _owned_orders(owner_id) -> "QuerySet[Order]":  # noqa: F821 - annotation only
+def _owned_orders(owner_id) -> QuerySet[Order]:
     # The same filter policy.restrict builds for a customer: Q(owner_id=<pk>).
     return Order.objects.all().filter(owner_id=owner_id)
 

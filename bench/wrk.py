@@ -132,7 +132,10 @@ class Bench:
         cpu_used, wrk_used = self.server.cpu_seconds() - cpu_before, children_cpu_seconds() - wrk_before
         result = parse_wrk_output(completed.stdout)
         if completed.returncode != 0 or result is None:
-            raise RuntimeError(f"wrk failed for {case.key} ({completed.returncode}):\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+            raise RuntimeError(
+                f"wrk failed for {case.key} ({completed.returncode}):\n"
+                f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+            )
         if case.pool:
             self.cursors[case.pool] += result["sent"]
         return run_figures(result, expect=case.expect, server_cpu_s=cpu_used, wrk_cpu_s=wrk_used)

@@ -84,7 +84,9 @@ PUBLIC_ORIGIN = (mandatory("PUBLIC_ORIGIN") if IS_PRODUCTION else env_str("PUBLI
 PUBLIC_ORIGIN = PUBLIC_ORIGIN.rstrip("/")
 _public = urlsplit(PUBLIC_ORIGIN)
 if _public.scheme not in {"http", "https"} or not _public.hostname:
-    raise ImproperlyConfigured(f"PUBLIC_ORIGIN must be an origin such as https://auth.example.com, not {PUBLIC_ORIGIN!r}.")
+    raise ImproperlyConfigured(
+        f"PUBLIC_ORIGIN must be an origin such as https://auth.example.com, not {PUBLIC_ORIGIN!r}."
+    )
 if IS_PRODUCTION and _public.scheme != "https":
     raise ImproperlyConfigured("PUBLIC_ORIGIN must use https in the production profile.")
 
@@ -176,7 +178,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": str(VAR_DIR / "db.sqlite3"),
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
             # A file, not Django's in-memory test database: in shared-cache memory mode a
             # second writer fails at once ("table is locked") instead of waiting, which
@@ -365,10 +367,17 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         # Django's own format for the development server's request lines (make run).
-        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     # Paths and request lines become route patterns: no query string or path secret is written.
-    "filters": {"outage": {"()": "core.unavailable.OutageLogFilter"}, "redact": {"()": "core.redaction.RequestLineFilter"}},
+    "filters": {
+        "outage": {"()": "core.unavailable.OutageLogFilter"},
+        "redact": {"()": "core.redaction.RequestLineFilter"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["outage", "redact"]},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact"]},
@@ -399,7 +408,9 @@ def oidc_private_key() -> str:
     if key_file:
         return Path(key_file).read_text()
     if IS_PRODUCTION:
-        raise ImproperlyConfigured("OIDC_RSA_PRIVATE_KEY or OIDC_RSA_PRIVATE_KEY_FILE must be set in the production profile.")
+        raise ImproperlyConfigured(
+            "OIDC_RSA_PRIVATE_KEY or OIDC_RSA_PRIVATE_KEY_FILE must be set in the production profile."
+        )
     path = VAR_DIR / "oidc_rsa_private_key.pem"
     if not path.exists():
         from config.keys import rsa_private_key_pem, write_private

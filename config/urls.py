@@ -2,11 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-
-from accounts import api as accounts_api
-from accounts import views as accounts_views
-from core import errors, health, schema  # noqa: F401 - schema registers the auth schemes
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from accounts import api as accounts_api, views as accounts_views
+from core import errors, health, schema  # noqa: F401 - schema registers the auth schemes
 from orders import api as orders_api
 from permissions import api as permissions_api
 
@@ -34,7 +33,9 @@ urlpatterns = [
         name="api-order-refund-requests",
     ),
     path("api/refund-requests/", orders_api.RefundRequestListView.as_view(), name="api-refund-requests"),
-    path("api/refund-requests/<uuid:refund_id>/", orders_api.RefundRequestDetailView.as_view(), name="api-refund-request"),
+    path(
+        "api/refund-requests/<uuid:refund_id>/", orders_api.RefundRequestDetailView.as_view(), name="api-refund-request"
+    ),
     path(
         "api/refund-requests/<uuid:refund_id>/approve/",
         orders_api.RefundRequestApproveView.as_view(),

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    PermissionDenied as DjangoPermissionDenied,
+    ValidationError as DjangoValidationError,
+)
 from django.db import DatabaseError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
@@ -113,7 +116,7 @@ CODES: list[tuple[type[BaseException], str]] = [
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    body = {"status": "error", "code": code, "message": message}
+    body: dict[str, object] = {"status": "error", "code": code, "message": message}
     if fields is not None:
         body["fields"] = fields
     return body
@@ -154,7 +157,10 @@ def _django_validation_detail(exc: DjangoValidationError) -> dict[str, list[str]
     """A model's ``full_clean()`` error as DRF's field map; ``__all__`` becomes ``non_field_errors``."""
     if not hasattr(exc, "error_dict"):
         return {"non_field_errors": exc.messages}
-    return {("non_field_errors" if name == NON_FIELD_ERRORS else name): messages for name, messages in exc.message_dict.items()}
+    return {
+        ("non_field_errors" if name == NON_FIELD_ERRORS else name): messages
+        for name, messages in exc.message_dict.items()
+    }
 
 
 def _message_and_fields(exc: exceptions.APIException) -> tuple[str, dict | None]:
@@ -179,8 +185,9 @@ def exception_handler(exc: BaseException, context: dict) -> Response:
         return Response(error_body("SERVER_ERROR", "Internal server error."), status=500)
     message, fields = _message_and_fields(api_exc)
     response = Response(error_body(_code_for(api_exc), message, fields), status=api_exc.status_code)
-    if isinstance(api_exc, exceptions.Throttled) and api_exc.wait:
-        response["Retry-After"] = str(int(api_exc.wait))
+    # Throttled.__init__ sets ``wait``; the DRF stubs leave it out.
+    if isinstance(api_exc, exceptions.Throttled) and api_exc.wait:  # type: ignore[attr-defined]
+        response["Retry-After"] = str(int(api_exc.wait))  # type: ignore[attr-defined]
     if isinstance(api_exc, ServiceUnavailable):
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     auth_header = getattr(api_exc, "www_authenticate", None) or getattr(api_exc, "auth_header", None)
@@ -198,7 +205,13 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
-class StrictSerializerMixin:
+if TYPE_CHECKING:
+    _SerializerBase = serializers.Serializer
+else:
+    _SerializerBase = object
+
+
+class StrictSerializerMixin(_SerializerBase):
     """Refuse fields the client may not set, naming them, instead of silently dropping them."""
 
     def to_internal_value(self, data):

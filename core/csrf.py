@@ -17,7 +17,8 @@ NULL_ORIGIN_VIEWS = ("oauth2_provider:authorize",)
 
 
 class CsrfViewMiddleware(csrf.CsrfViewMiddleware):
+    # Django's private hook, left out of django-stubs.
     def _origin_verified(self, request) -> bool:
         if request.META.get("HTTP_ORIGIN") == "null" and request.path in {reverse(name) for name in NULL_ORIGIN_VIEWS}:
             return True
-        return super()._origin_verified(request)
+        return super()._origin_verified(request)  # type: ignore[misc]

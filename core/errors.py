@@ -32,7 +32,9 @@ def is_oauth(request: HttpRequest) -> bool:
     return request.path.startswith("/o/")
 
 
-def error_response(request: HttpRequest, status: int, message: str | None = None, code: str | None = None) -> HttpResponse:
+def error_response(
+    request: HttpRequest, status: int, message: str | None = None, code: str | None = None
+) -> HttpResponse:
     default_code, title, default_message = PAGES[status]
     message = message or default_message
     if is_api(request):
@@ -68,7 +70,9 @@ def server_error(request):
 def service_unavailable(request) -> HttpResponse:
     message = "The service is temporarily unavailable (a database or cache is unreachable). Try again shortly."
     if is_oauth(request):
-        response = JsonResponse({"error": "temporarily_unavailable", "error_description": message}, status=503)
+        response: HttpResponse = JsonResponse(
+            {"error": "temporarily_unavailable", "error_description": message}, status=503
+        )
     else:
         response = error_response(request, 503, message)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -79,7 +83,9 @@ def service_unavailable(request) -> HttpResponse:
 def csrf_failure(request, reason: str = ""):
     if is_api(request):
         return error_response(request, 403, "CSRF verification failed.", code="CSRF_FAILED")
-    return error_response(request, 403, "The form was stale or was not sent from this site. Reload the page and try again.")
+    return error_response(
+        request, 403, "The form was stale or was not sent from this site. Reload the page and try again."
+    )
 
 
 def too_many_requests(request, retry_after: int, message: str | None = None, code: str | None = None) -> HttpResponse:

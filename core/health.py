@@ -28,7 +28,7 @@ def readyz(request):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         cache.get("readyz-probe")
-    except Exception:  # noqa: BLE001 - any failure means not ready; the cause goes to the log only
+    except Exception:
         logger.warning("readiness probe failed", exc_info=True)
         response = JsonResponse({"status": "unavailable"}, status=503)
         response["Retry-After"] = "5"

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
@@ -38,7 +39,7 @@ class SecurityHeadersMiddleware:
         try:
             user = getattr(request, "user", None)
             return bool(user is not None and user.is_authenticated)
-        except Exception as error:  # noqa: BLE001 - re-raised unless a backing service is down
+        except Exception as error:
             if not is_service_outage(error):
                 raise
             return True  # unknown: treat as private, never cacheable
@@ -110,10 +111,10 @@ class RequestLogMiddleware:
         session: with the database down that raises again, here, after the 503 was rendered,
         which would lose this log line and the X-Request-ID header. Unknown then."""
         try:
-            user = getattr(request, "user", None)
+            user: Any = getattr(request, "user", None)  # a User, AnonymousUser or an OAuth client
             user_id = str(user.pk) if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None
             return user_id, getattr(user, "client_id", None)
-        except Exception as error:  # noqa: BLE001 - re-raised unless a backing service is down
+        except Exception as error:
             if not is_service_outage(error):
                 raise
             return None, None

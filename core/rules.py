@@ -92,7 +92,9 @@ class Check:
                 return True
             if not field.is_relation:
                 return False
-            model = field.related_model
+            related = field.related_model
+            assert related is not None, f"{step} is a relation without a model"
+            model = related
         return False
 
     def describe(self) -> str:

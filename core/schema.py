@@ -74,7 +74,9 @@ ERROR_SCHEMA = {
 }
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
-WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "The Bearer challenge (RFC 6750).", "schema": {"type": "string"}}}
+WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {"description": "The Bearer challenge (RFC 6750).", "schema": {"type": "string"}}
+}
 
 ERROR_DESCRIPTIONS = {
     400: "VALIDATION_ERROR: bad input (a body, a query parameter or malformed JSON); `fields` names what was refused.",
@@ -137,10 +139,15 @@ class AutoSchema(DrfAutoSchema):
         if direction != "response":
             return responses
         # A copy: drf-spectacular's enum postprocessing rewrites the schema it is given in place.
-        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, schema=copy.deepcopy(ERROR_SCHEMA), object="Error")
+        component = ResolvedComponent(
+            name="Error", type=ResolvedComponent.SCHEMA, schema=copy.deepcopy(ERROR_SCHEMA), object="Error"
+        )
         self.registry.register_on_missing(component)
         for status in self.error_statuses():
-            response = {"description": ERROR_DESCRIPTIONS[status], "content": {"application/json": {"schema": component.ref}}}
+            response = {
+                "description": ERROR_DESCRIPTIONS[status],
+                "content": {"application/json": {"schema": component.ref}},
+            }
             if status in ERROR_HEADERS:
                 response["headers"] = ERROR_HEADERS[status]
             responses.setdefault(str(status), response)

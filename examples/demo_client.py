@@ -84,9 +84,10 @@ def verify_id_token(id_token: str, nonce: str, config: dict) -> dict:
 
 def page(title: str, body: str) -> bytes:
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{0}</title></head>"
-        "<body style='font-family:sans-serif;max-width:48rem;margin:2rem auto'><h1>{0}</h1>{1}</body></html>"
-    ).format(html.escape(title), body).encode()
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        "<body style='font-family:sans-serif;max-width:48rem;margin:2rem auto'>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+    ).encode()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -94,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
         # The path only: the callback's query string carries the code and state.
         self.log_message('"%s %s" %s', self.command, urlsplit(self.path).path, getattr(code, "value", code))
 
-    def log_error(self, format, *args) -> None:  # noqa: A002 - http.server's naming
+    def log_error(self, format, *args) -> None:
         self.log_message("error %s", args[0] if args else "")  # the message may quote the request line
 
     def _session(self) -> tuple[str, dict]:
@@ -115,30 +116,41 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         sid, state = self._session()
         path = urlsplit(self.path)
-        routes = {"/": self.home, "/login": self.login, "/callback": self.callback, "/refresh": self.refresh, "/logout": self.logout}
+        routes = {
+            "/": self.home,
+            "/login": self.login,
+            "/callback": self.callback,
+            "/refresh": self.refresh,
+            "/logout": self.logout,
+        }
         handler = routes.get(path.path)
         if handler is None:
             return self._send(404, page("Not found", ""), sid=sid)
         try:
             handler(sid, state, parse_qs(path.query))
-        except Exception as error:  # shown to the person trying the demo
+        except Exception as error:  # noqa: BLE001 - shown to the person trying the demo
             self._send(500, page("Error", f"<pre>{html.escape(repr(error))}</pre><p><a href='/'>Back</a></p>"), sid=sid)
 
     def home(self, sid, state, query) -> None:
         if "token" not in state:
-            body = "<p>This app has no access to your account.</p><p><a href='/login'>Sign in with Auth done right</a></p>"
+            body = (
+                "<p>This app has no access to your account.</p><p><a href='/login'>Sign in with Auth done right</a></p>"
+            )
             return self._send(200, page("Demo client", body), sid=sid)
         response = requests.get(
-            f"{API_ORIGIN}/api/orders/", headers={"Authorization": f"Bearer {state['token']['access_token']}"}, timeout=10
+            f"{API_ORIGIN}/api/orders/",
+            headers={"Authorization": f"Bearer {state['token']['access_token']}"},
+            timeout=10,
         )
         claims = state["claims"]
         body = (
             f"<p>Signed in as <strong>{html.escape(claims.get('email', claims['sub']))}</strong> "
             f"(sub {html.escape(claims['sub'])}).</p>"
-            f"<h2>GET /api/orders/ &rarr; {response.status_code}</h2><pre>{html.escape(json.dumps(response.json(), indent=2)[:4000])}</pre>"
+            f"<h2>GET /api/orders/ &rarr; {response.status_code}</h2>"
+            f"<pre>{html.escape(json.dumps(response.json(), indent=2)[:4000])}</pre>"
             "<p><a href='/refresh'>Refresh the access token</a> · <a href='/logout'>Forget the tokens</a></p>"
         )
         self._send(200, page("Demo client", body), sid=sid)
@@ -160,11 +172,24 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, page("State mismatch", "<p>This callback was not started here.</p>"), sid=sid)
         config = discovery()
         if not is_from_issuer(query, config):
-            return self._send(400, page("Issuer mismatch", "<p>The response did not come from the server this app asked (RFC 9207).</p>"), sid=sid)
+            return self._send(
+                400,
+                page("Issuer mismatch", "<p>The response did not come from the server this app asked (RFC 9207).</p>"),
+                sid=sid,
+            )
         if "error" in query:
-            return self._send(200, page("Not connected", f"<p>The provider said: {html.escape(query['error'][0])}</p><p><a href='/'>Back</a></p>"), sid=sid)
+            return self._send(
+                200,
+                page(
+                    "Not connected",
+                    f"<p>The provider said: {html.escape(query['error'][0])}</p><p><a href='/'>Back</a></p>",
+                ),
+                sid=sid,
+            )
         token = oauth_session(state=state["state"]).fetch_token(
-            config["token_endpoint"], authorization_response=f"{REDIRECT_URI}?{urlsplit(self.path).query}", code_verifier=state.pop("verifier")
+            config["token_endpoint"],
+            authorization_response=f"{REDIRECT_URI}?{urlsplit(self.path).query}",
+            code_verifier=state.pop("verifier"),
         )
         state["claims"] = verify_id_token(token["id_token"], state.pop("nonce"), config)
         state["token"] = dict(token)
@@ -172,7 +197,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def refresh(self, sid, state, query) -> None:
         config = discovery()
-        state["token"] = dict(oauth_session().refresh_token(config["token_endpoint"], refresh_token=state["token"]["refresh_token"]))
+        state["token"] = dict(
+            oauth_session().refresh_token(config["token_endpoint"], refresh_token=state["token"]["refresh_token"])
+        )
         self._send(302, location="/", sid=sid)
 
     def logout(self, sid, state, query) -> None:

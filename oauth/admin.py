@@ -7,9 +7,9 @@ from django.forms.models import construct_instance
 from oauth2_provider.admin import ApplicationAdmin
 from oauth2_provider.models import get_application_model
 
+from core.admin import ReadOnlyAdmin
 from oauth.models import ClientPolicy, Consent
 from oauth.registration import validate_redirect_uri, validate_scopes
-from core.admin import ReadOnlyAdmin
 
 Application = get_application_model()
 
@@ -74,7 +74,7 @@ class ApplicationForm(forms.ModelForm):
         try:
             self.instance.validate_unique()
         except ValidationError as error:
-            self._update_errors(error)
+            self._update_errors(error)  # type: ignore[attr-defined]  # Django's, not in the stubs
 
 
 admin.site.unregister(Application)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -62,8 +63,8 @@ def register_client(
     client_type: str,
     grant: str,
     scopes: list[str],
-    redirect_uris: list[str] = (),
-    post_logout_redirect_uris: list[str] = (),
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
     role: str = "",
     region: str = "",
     client_id: str | None = None,
@@ -82,12 +83,16 @@ def register_client(
         if not redirect_uris:
             raise ValidationError("An authorization-code client needs at least one --redirect-uri.")
         if role or region:
-            raise ValidationError("--role and --region are for client-credentials clients; other clients act for their user.")
+            raise ValidationError(
+                "--role and --region are for client-credentials clients; other clients act for their user."
+            )
     else:
         if client_type != Application.CLIENT_CONFIDENTIAL:
             raise ValidationError("A client-credentials client must be confidential.")
         if role not in Role.values or (role != Role.ADMIN and region not in Region.values):
-            raise ValidationError("A client-credentials client needs --role and --region (e.g. --role support --region EU).")
+            raise ValidationError(
+                "A client-credentials client needs --role and --region (e.g. --role support --region EU)."
+            )
         if {"openid", "profile", "email"} & set(scopes):
             raise ValidationError("A machine client has no user: openid, profile and email make no sense for it.")
     if introspect and client_type != Application.CLIENT_CONFIDENTIAL:

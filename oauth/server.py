@@ -10,6 +10,8 @@ credentials grants remain.
 
 from __future__ import annotations
 
+from typing import Any
+
 from oauthlib.openid import Server as OpenIDServer
 
 ALLOWED_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -19,7 +21,9 @@ ALLOWED_RESPONSE_TYPES = ("code",)
 class Server(OpenIDServer):
     def __init__(self, request_validator, *args, **kwargs):
         super().__init__(request_validator, *args, **kwargs)
-        self._grant_types = {name: grant for name, grant in self._grant_types.items() if name in ALLOWED_GRANT_TYPES}
-        self._response_types = {
+        self._grant_types: dict[str, Any] = {
+            name: grant for name, grant in self._grant_types.items() if name in ALLOWED_GRANT_TYPES
+        }
+        self._response_types: dict[str, Any] = {
             name: grant for name, grant in self._response_types.items() if name in ALLOWED_RESPONSE_TYPES
         }

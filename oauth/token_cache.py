@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -119,7 +120,7 @@ def _instance(model: type[models.Model], row: dict) -> models.Model:
 
 
 def _rebuild(entry: dict):
-    access_token = _instance(get_access_token_model(), entry["token"])
+    access_token: Any = _instance(get_access_token_model(), entry["token"])  # DOT's swappable AccessToken
     if entry["application"] is not None:
         access_token.application = _instance(get_application_model(), entry["application"])
     if entry["user"] is not None:
@@ -149,7 +150,9 @@ def _tombstone_after_commit(keys: list[str]) -> None:
     except Exception as exc:
         if not is_service_outage(exc):
             raise
-        log.warning("access tokens changed while the cache was unreachable: %d entries expire within %s s", len(keys), TTL)
+        log.warning(
+            "access tokens changed while the cache was unreachable: %d entries expire within %s s", len(keys), TTL
+        )
 
 
 def _checksums_of(**filters) -> list[str]:

@@ -19,10 +19,12 @@ What it adds to DOT's validator:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -31,8 +33,8 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from accounts import audit, throttles
 from accounts.net import client_ip
-from oauth.models import Consent, SpentRefreshToken, TokenFamily, digest
 from oauth import consent, token_cache
+from oauth.models import Consent, SpentRefreshToken, TokenFamily, digest
 
 RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
@@ -97,6 +99,11 @@ class _Meta:
         self.META = headers
 
 
+def _as_request(request) -> HttpRequest:
+    # client_ip and django-ratelimit read only ``.META``, which _Meta provides.
+    return cast(HttpRequest, _Meta(request.headers))
+
+
 class Validator(OAuth2Validator):
     oidc_claim_scope = {
         **OAuth2Validator.oidc_claim_scope,
@@ -128,8 +135,10 @@ class Validator(OAuth2Validator):
         client = request.client
         key = client.client_id
         if client.client_type != client.CLIENT_CONFIDENTIAL:
-            key = f"{client_ip(_Meta(request.headers))}|{key}"
-        wait = throttles.hit(_Meta(request.headers), group="oauth:token:client", key=key, rate=settings.TOKEN_RATE_PER_CLIENT)
+            key = f"{client_ip(_as_request(request))}|{key}"
+        wait = throttles.hit(
+            _as_request(request), group="oauth:token:client", key=key, rate=settings.TOKEN_RATE_PER_CLIENT
+        )
         if wait is not None:
             raise TokenRequestThrottled(wait, description="Too many token requests for this client.", request=request)
 
@@ -238,7 +247,9 @@ class Validator(OAuth2Validator):
         original = original.split() if isinstance(original, str) else list(original)
         allowed = set(get_scopes_backend().get_available_scopes(application=request.client, request=request))
         if not request.client.skip_authorization:
-            approved = Consent.objects.filter(user=request.refresh_token_instance.user, application=request.client).first()
+            approved = Consent.objects.filter(
+                user=request.refresh_token_instance.user, application=request.client
+            ).first()
             allowed &= set(approved.scope_list) if approved is not None else set()
         remaining = [scope for scope in original if scope in allowed]
         if not remaining:
@@ -296,7 +307,9 @@ class Validator(OAuth2Validator):
                 if not code_replayed:
                     result = super().save_bearer_token(token, request, *args, **kwargs)
                     if request.grant_type == "authorization_code" and token.get("refresh_token"):
-                        rt = RefreshToken.objects.get(token_checksum=digest(token["refresh_token"]), revoked__isnull=True)
+                        rt = RefreshToken.objects.get(
+                            token_checksum=digest(token["refresh_token"]), revoked__isnull=True
+                        )
                         TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
         except _Replayed:
             self._revoke_replayed_refresh_token(request)
@@ -333,7 +346,7 @@ class Validator(OAuth2Validator):
         claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
         auth_time = getattr(request, "auth_time", None)
         if isinstance(auth_time, datetime):
-            claims["auth_time"] = int(auth_time.astimezone(dt_timezone.utc).timestamp())
+            claims["auth_time"] = int(auth_time.astimezone(UTC).timestamp())
         return claims, expiration_time
 
     # prompt=none. oauthlib asks these twice: when the view validates the request (its

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import json
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -39,7 +39,16 @@ from permissions.scopes import catalogue, describe
 Application = get_application_model()
 AccessToken = get_access_token_model()
 
-CONSENT_FIELDS = ("client_id", "redirect_uri", "scope", "state", "response_type", "code_challenge", "code_challenge_method", "nonce")
+CONSENT_FIELDS = (
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "response_type",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+)
 PENDING_KEY = "oauth_pending_consent"
 PROMPT_VALUES = ("none", "login", "consent")
 RESPONSE_MODES = ("query",)
@@ -52,7 +61,7 @@ def is_loopback_redirect(uri: str) -> bool:
 
 def session_auth_time(request) -> datetime | None:
     auth_at = request.session.get(sessions.AUTH_AT)
-    return datetime.fromtimestamp(auth_at, tz=dt_timezone.utc) if isinstance(auth_at, (int, float)) else None
+    return datetime.fromtimestamp(auth_at, tz=UTC) if isinstance(auth_at, (int, float)) else None
 
 
 def parse_max_age(value: str | None) -> int | None:
@@ -136,10 +145,14 @@ class AuthorizeView(dot_views.AuthorizationView):
         credentials["auth_time"] = session_auth_time(request)
         # prompt=consent (OIDC Core 3.1.2.1): ask again even when the scopes were approved.
         # is_covered is False for a public client's loopback URI on an unregistered port.
-        if "consent" not in prompt and consent.is_covered(request.user, application, scopes, credentials["redirect_uri"]):
+        if "consent" not in prompt and consent.is_covered(
+            request.user, application, scopes, credentials["redirect_uri"]
+        ):
             return self._issue(request, scopes, credentials, application)
         if "none" in prompt:
-            return self._redirect_error(credentials, application, "consent_required", "The user has not approved these scopes.")
+            return self._redirect_error(
+                credentials, application, "consent_required", "The user has not approved these scopes."
+            )
         return self._consent_page(request, scopes, credentials, application)
 
     def _refusal(self, credentials: dict, application):
@@ -150,22 +163,34 @@ class AuthorizeView(dot_views.AuthorizationView):
         """
         params = self.request.GET
         if "request" in params:
-            return self._redirect_error(credentials, application, "request_not_supported", "Request objects are not supported.")
+            return self._redirect_error(
+                credentials, application, "request_not_supported", "Request objects are not supported."
+            )
         if "request_uri" in params:
-            return self._redirect_error(credentials, application, "request_uri_not_supported", "request_uri is not supported.")
+            return self._redirect_error(
+                credentials, application, "request_uri_not_supported", "request_uri is not supported."
+            )
         if credentials.get("code_challenge_method") != "S256":
             # A missing method means "plain" (RFC 7636); only S256 is accepted, and it is
             # refused here, before any consent is asked.
-            return self._redirect_error(credentials, application, "invalid_request", "code_challenge_method must be S256.")
+            return self._redirect_error(
+                credentials, application, "invalid_request", "code_challenge_method must be S256."
+            )
         if params.get("response_mode", "query") not in RESPONSE_MODES:
-            return self._redirect_error(credentials, application, "invalid_request", "Only response_mode=query is supported.")
+            return self._redirect_error(
+                credentials, application, "invalid_request", "Only response_mode=query is supported."
+            )
         prompt = set(params.get("prompt", "").split())
         if not prompt <= set(PROMPT_VALUES):
-            return self._redirect_error(credentials, application, "invalid_request", f"prompt may only be {', '.join(PROMPT_VALUES)}.")
+            return self._redirect_error(
+                credentials, application, "invalid_request", f"prompt may only be {', '.join(PROMPT_VALUES)}."
+            )
         if "none" in prompt and len(prompt) > 1:
             return self._redirect_error(credentials, application, "invalid_request", "prompt=none cannot be combined.")
         if "max_age" in params and parse_max_age(params["max_age"]) is None:
-            return self._redirect_error(credentials, application, "invalid_request", "max_age must be a whole number of seconds.")
+            return self._redirect_error(
+                credentials, application, "invalid_request", "max_age must be a whole number of seconds."
+            )
         return None
 
     def _needs_fresh_login(self, prompt: set[str]) -> bool:
@@ -177,7 +202,7 @@ class AuthorizeView(dot_views.AuthorizationView):
         if max_age == 0:
             return True  # OIDC Core 3.1.2.1: like prompt=login
         auth_time = session_auth_time(self.request)
-        return auth_time is None or (datetime.now(dt_timezone.utc) - auth_time).total_seconds() > max_age
+        return auth_time is None or (datetime.now(UTC) - auth_time).total_seconds() > max_age
 
     def _issue(self, request, scopes, credentials, application):
         try:
@@ -220,7 +245,17 @@ class AuthorizeView(dot_views.AuthorizationView):
         if pending is None or posted != pending:
             # The hidden fields must be exactly what this server showed: no widened scope,
             # no other client or redirect URI.
-            return render(request, "oauth2_provider/authorize.html", {"error": {"error": "invalid_request", "description": "This consent form is stale or was altered. Start again from the app."}}, status=400)
+            return render(
+                request,
+                "oauth2_provider/authorize.html",
+                {
+                    "error": {
+                        "error": "invalid_request",
+                        "description": "This consent form is stale or was altered. Start again from the app.",
+                    }
+                },
+                status=400,
+            )
         return super().post(request, *args, **kwargs)
 
     def create_authorization_response(self, request, scopes, credentials, allow):
@@ -231,12 +266,22 @@ class AuthorizeView(dot_views.AuthorizationView):
             result = super().create_authorization_response(request, scopes, credentials, allow)
         except OAuthToolkitError:
             if is_consent_post and not allow:
-                audit.record(audit.Event.CONSENT_DENIED, outcome=audit.Outcome.DENIED, request=request, client_id=credentials.get("client_id", ""))
+                audit.record(
+                    audit.Event.CONSENT_DENIED,
+                    outcome=audit.Outcome.DENIED,
+                    request=request,
+                    client_id=credentials.get("client_id", ""),
+                )
             raise
         if is_consent_post and allow and application is not None:
             granted = scopes.split() if isinstance(scopes, str) else list(scopes)
             consent.remember(request.user, application, granted)
-            audit.record(audit.Event.CONSENT_GRANTED, request=request, client_id=application.client_id, reason=f"scope {' '.join(granted)}")
+            audit.record(
+                audit.Event.CONSENT_GRANTED,
+                request=request,
+                client_id=application.client_id,
+                reason=f"scope {' '.join(granted)}",
+            )
         return result
 
 
@@ -271,7 +316,10 @@ class TokenView(dot_views.TokenView):
             # replay, and its revocation of the family may already have deleted that
             # token: what this request issued is dead, so it is invalid_grant, not a 500.
             response = JsonResponse(
-                {"error": "invalid_grant", "error_description": "The grant was used more than once; its tokens are revoked."},
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The grant was used more than once; its tokens are revoked.",
+                },
                 status=400,
             )
         # An error raised while the tokens are saved (a replay, an invalid resource) reaches
@@ -352,7 +400,9 @@ class IntrospectView(dot_views.IntrospectTokenView):
         email) needs ``email``.
         """
         if not token_value:
-            return JsonResponse({"error": "invalid_request", "error_description": "Token parameter is missing."}, status=400)
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "Token parameter is missing."}, status=400
+            )
         token = (
             AccessToken.objects.select_related("user", "application")
             .filter(token_checksum=hashlib.sha256(token_value.encode()).hexdigest())
@@ -374,7 +424,9 @@ class IntrospectView(dot_views.IntrospectTokenView):
 
 
 def invalid_client() -> JsonResponse:
-    response = JsonResponse({"error": "invalid_client", "error_description": "Client authentication failed."}, status=401)
+    response = JsonResponse(
+        {"error": "invalid_client", "error_description": "Client authentication failed."}, status=401
+    )
     response["WWW-Authenticate"] = 'Basic realm="oauth"'
     return response
 
@@ -412,7 +464,18 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
         data.update(
             {
                 "id_token_signing_alg_values_supported": ["RS256"],
-                "claims_supported": ["sub", "name", "email", "email_verified", "auth_time", "iss", "aud", "exp", "iat", "nonce"],
+                "claims_supported": [
+                    "sub",
+                    "name",
+                    "email",
+                    "email_verified",
+                    "auth_time",
+                    "iss",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "nonce",
+                ],
             }
         )
         return JsonResponse(data, headers={"Access-Control-Allow-Origin": "*"})
@@ -506,9 +569,16 @@ def connected_apps(request):
     tokens = AccessToken.objects.filter(user=request.user).select_related("application").order_by("-created")
     apps: dict[int, dict] = {}
     for app_id, item in consents.items():
-        apps[app_id] = {"application": item.application, "scopes": describe(item.scope_list), "last_used": item.updated_at}
+        apps[app_id] = {
+            "application": item.application,
+            "scopes": describe(item.scope_list),
+            "last_used": item.updated_at,
+        }
     for token in tokens:
-        entry = apps.setdefault(token.application_id, {"application": token.application, "scopes": describe(token.scope.split()), "last_used": token.created})
+        entry = apps.setdefault(
+            token.application_id,
+            {"application": token.application, "scopes": describe(token.scope.split()), "last_used": token.created},
+        )
         entry["last_used"] = max(entry["last_used"], token.created)
     return render(request, "accounts/apps.html", {"apps": sorted(apps.values(), key=lambda a: a["application"].name)})
 
@@ -517,6 +587,11 @@ def connected_apps(request):
 def connected_app_revoke(request, application_id):
     application = get_object_or_404(Application, pk=application_id)
     consent.revoke(request.user, application)
-    audit.record(audit.Event.TOKEN_REVOKED, request=request, client_id=application.client_id, reason="revoked from connected apps")
+    audit.record(
+        audit.Event.TOKEN_REVOKED,
+        request=request,
+        client_id=application.client_id,
+        reason="revoked from connected apps",
+    )
     messages.success(request, f"{application.name} can no longer access your account.")
     return redirect("oauth:apps")

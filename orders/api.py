@@ -3,6 +3,8 @@ object lookup through the policy (404), then the action (403)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
@@ -51,7 +53,9 @@ class OrderListView(generics.ListAPIView):
     serializer_class = OrderSerializer
 
     def get_queryset(self):
-        return selectors.order_list(fetched_by=self.request.user, status=status_filter(self.request, Order.Status.values))
+        return selectors.order_list(
+            fetched_by=self.request.user, status=status_filter(self.request, Order.Status.values)
+        )
 
     @extend_schema(parameters=[status_parameter(Order.Status.values)])
     def get(self, request, *args, **kwargs):
@@ -79,7 +83,7 @@ class OrderActionView(APIView):
 
     token_scopes = ORDER_SCOPES
     permission: str = ""
-    service = None
+    service: Callable[..., Order]  # set by each subclass
 
     @extend_schema(request=None, responses=OrderSerializer)
     def post(self, request, order_id):
@@ -136,7 +140,7 @@ class RefundRequestDecisionView(APIView):
     """POST /api/refund-requests/<id>/approve/ and .../reject/."""
 
     token_scopes = ORDER_SCOPES
-    service = None
+    service: Callable[..., RefundRequest]  # set by each subclass
 
     @extend_schema(request=None, responses=RefundRequestSerializer)
     def post(self, request, refund_id):

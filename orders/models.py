@@ -91,7 +91,11 @@ class RefundRequest(models.Model):
     reason = models.TextField(max_length=1000)
     status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="refund_requests_decided"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refund_requests_decided",
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -101,10 +105,13 @@ class RefundRequest(models.Model):
         ordering = ["-created_at", "id"]
         permissions = [("decide_refund", "Can approve or reject a refund request")]
         constraints = [
-            models.UniqueConstraint(fields=["order"], condition=Q(status="pending"), name="one_pending_refund_per_order"),
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(status="pending"), name="one_pending_refund_per_order"
+            ),
             models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),
             models.CheckConstraint(
-                condition=Q(status="pending", decided_at__isnull=True) | (~Q(status="pending") & Q(decided_at__isnull=False)),
+                condition=Q(status="pending", decided_at__isnull=True)
+                | (~Q(status="pending") & Q(decided_at__isnull=False)),
                 name="refund_decided_at_matches_status",
             ),
             models.CheckConstraint(

@@ -78,7 +78,10 @@ def decide_refund_rules(principal: Principal) -> list[Rule]:
     pending = status_is("pending", "refund request")
     if principal.role == Role.MANAGER:
         limit = Check(
-            "order__amount", "lte", MANAGER_REFUND_LIMIT, f"the amount is above {MANAGER_REFUND_LIMIT}, a manager's limit"
+            "order__amount",
+            "lte",
+            MANAGER_REFUND_LIMIT,
+            f"the amount is above {MANAGER_REFUND_LIMIT}, a manager's limit",
         )
         checks = (in_region(principal, "order__"), limit, pending, *separation_of_duties(principal))
         return [Rule("managers decide refunds up to the limit in own region", checks)]
@@ -104,7 +107,13 @@ PERMISSIONS = (
         "orders.pay_order", "pay this order", (Role.CUSTOMER,), WRITE_SCOPE, ORDER, own_pending_order_rules, NEEDS_OWNER
     ),
     Permission(
-        "orders.cancel_order", "cancel this order", (Role.CUSTOMER,), WRITE_SCOPE, ORDER, own_pending_order_rules, NEEDS_OWNER
+        "orders.cancel_order",
+        "cancel this order",
+        (Role.CUSTOMER,),
+        WRITE_SCOPE,
+        ORDER,
+        own_pending_order_rules,
+        NEEDS_OWNER,
     ),
     Permission(
         "orders.request_refund",
@@ -115,7 +124,12 @@ PERMISSIONS = (
         request_refund_rules,
     ),
     Permission(
-        "orders.view_refundrequest", "view refund requests", EVERYONE, READ_SCOPE, REFUND_REQUEST, view_refund_request_rules
+        "orders.view_refundrequest",
+        "view refund requests",
+        EVERYONE,
+        READ_SCOPE,
+        REFUND_REQUEST,
+        view_refund_request_rules,
     ),
     Permission(
         "orders.decide_refund",

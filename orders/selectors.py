@@ -8,10 +8,9 @@ refused): every page, API view and service that acts on one object starts with t
 from __future__ import annotations
 
 from django.db.models import QuerySet
-
-from orders.models import Order, RefundRequest
 from django.http import HttpRequest
 
+from orders.models import Order, RefundRequest
 from permissions import policy
 from permissions.enforce import fetch_authorized
 
@@ -21,7 +20,9 @@ def order_list(*, fetched_by, status: str | None = None) -> QuerySet[Order]:
     return orders.filter(status=status) if status else orders
 
 
-def refund_request_list(*, fetched_by, status: str | None = None, order: Order | None = None) -> QuerySet[RefundRequest]:
+def refund_request_list(
+    *, fetched_by, status: str | None = None, order: Order | None = None
+) -> QuerySet[RefundRequest]:
     requests = policy.restrict(
         RefundRequest.objects.select_related("order"), fetched_by, "orders.view_refundrequest"
     )
@@ -33,7 +34,12 @@ def refund_request_list(*, fetched_by, status: str | None = None, order: Order |
 def order_access(*, fetched_by, order_id, perm: str = "orders.view_order", request: HttpRequest | None = None) -> Order:
     """The order if ``fetched_by`` may view it (404 otherwise) and may ``perm`` it (403 otherwise)."""
     return fetch_authorized(
-        Order.objects.all(), fetched_by=fetched_by, view_perm="orders.view_order", pk=order_id, perm=perm, request=request
+        Order.objects.all(),
+        fetched_by=fetched_by,
+        view_perm="orders.view_order",
+        pk=order_id,
+        perm=perm,
+        request=request,
     )
 
 

@@ -62,13 +62,19 @@ def _order_action(request, order_id, *, permission: str, service, done: str):
 
 @require_POST
 def order_pay(request, order_id):
-    return _order_action(request, order_id, permission="orders.pay_order", service=services.order_pay, done="The order was paid.")
+    return _order_action(
+        request, order_id, permission="orders.pay_order", service=services.order_pay, done="The order was paid."
+    )
 
 
 @require_POST
 def order_cancel(request, order_id):
     return _order_action(
-        request, order_id, permission="orders.cancel_order", service=services.order_cancel, done="The order was cancelled."
+        request,
+        order_id,
+        permission="orders.cancel_order",
+        service=services.order_cancel,
+        done="The order was cancelled.",
     )
 
 

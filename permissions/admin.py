@@ -23,7 +23,12 @@ class UserAdmin(PolicyAdmin):
 
     def save_model(self, request, obj, form, change):
         services.user_update(
-            user=obj, acting_user=request.user, request=request, role=obj.role, region=obj.region, is_active=obj.is_active
+            user=obj,
+            acting_user=request.user,
+            request=request,
+            role=obj.role,
+            region=obj.region,
+            is_active=obj.is_active,
         )
 
     def delete_model(self, request, obj):

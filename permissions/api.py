@@ -60,7 +60,12 @@ def user_access(*, fetched_by, user_id, perm: str = "accounts.view_user", reques
     then an account they may not view is 404 and one they may not ``perm`` is 403."""
     authorize(fetched_by, perm, request=request)
     return fetch_authorized(
-        User.objects.all(), fetched_by=fetched_by, view_perm="accounts.view_user", pk=user_id, perm=perm, request=request
+        User.objects.all(),
+        fetched_by=fetched_by,
+        view_perm="accounts.view_user",
+        pk=user_id,
+        perm=perm,
+        request=request,
     )
 
 
@@ -91,7 +96,9 @@ class UserDetailView(APIView):
         user = self.user_access(request, user_id, "accounts.change_user")
         serializer = UserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=user, acting_user=request.user, request=request._request, **serializer.validated_data)
+        user = services.user_update(
+            user=user, acting_user=request.user, request=request._request, **serializer.validated_data
+        )
         return Response(UserSerializer(user).data)
 
     @extend_schema(responses={204: None})
@@ -126,7 +133,12 @@ class MeView(APIView):
         permissions = sorted(principal.get_all_permissions())
         if isinstance(principal, ClientPrincipal):
             return Response(
-                {"client_id": principal.client_id, "role": principal.role, "region": principal.region or None, "permissions": permissions}
+                {
+                    "client_id": principal.client_id,
+                    "role": principal.role,
+                    "region": principal.region or None,
+                    "permissions": permissions,
+                }
             )
         body = {**user_summary(principal), "region": principal.region or None, "permissions": permissions}
         token_scopes = getattr(principal, "token_scopes", None)

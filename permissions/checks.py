@@ -54,12 +54,16 @@ def _declaration_errors(permission: Permission) -> list[checks.CheckMessage]:
         )
     if permission.scope is not None and registry.scope(permission.scope) is None:
         errors.append(
-            checks.Error(f"{permission.name} names the scope {permission.scope}, which no app declares.", id="permissions.E002")
+            checks.Error(
+                f"{permission.name} names the scope {permission.scope}, which no app declares.", id="permissions.E002"
+            )
         )
     unknown_roles = set(permission.granted_to) - set(Role.values)
     if unknown_roles:
         errors.append(
-            checks.Error(f"{permission.name} is granted to unknown role(s) {sorted(unknown_roles)}.", id="permissions.E003")
+            checks.Error(
+                f"{permission.name} is granted to unknown role(s) {sorted(unknown_roles)}.", id="permissions.E003"
+            )
         )
     return errors
 

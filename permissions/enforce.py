@@ -103,9 +103,13 @@ def audit_denial(denied: Denied, *, request: HttpRequest | None = None) -> Audit
     actor_key = str(getattr(principal, "pk", "") or "") or getattr(principal, "client_id", "") or "anonymous"
     try:
         usage = get_usage(
-            request, group="audit:denials", key=lambda _g, _r: actor_key, rate=settings.DENIAL_AUDIT_RATE, increment=True
+            request,
+            group="audit:denials",
+            key=lambda _g, _r: actor_key,
+            rate=settings.DENIAL_AUDIT_RATE,
+            increment=True,
         )
-    except Exception as error:  # noqa: BLE001 - re-raised unless the cache is merely down
+    except Exception as error:
         if not is_service_outage(error):
             raise
         usage = None  # the cache is down: record the denial rather than lose it

@@ -35,7 +35,17 @@ from django.db.models import Model, Q, QuerySet
 from core.rules import Check, Permission, Principal, Rule, registry
 from permissions import role_table
 
-__all__ = ["Check", "Decision", "Principal", "Rule", "decide", "person_only", "restrict", "role_permissions", "visible_q"]
+__all__ = [
+    "Check",
+    "Decision",
+    "Principal",
+    "Rule",
+    "decide",
+    "person_only",
+    "restrict",
+    "role_permissions",
+    "visible_q",
+]
 
 
 # --- Decisions --------------------------------------------------------------
@@ -68,7 +78,8 @@ def role_permissions(principal: Principal) -> frozenset[str]:
     if is_machine(principal):
         permissions = permissions - person_only().keys()
     try:
-        principal._role_permissions = (principal.role, permissions)
+        # A cache on the principal object (User or ClientPrincipal), not part of the Principal protocol.
+        principal._role_permissions = (principal.role, permissions)  # type: ignore[attr-defined]
     except AttributeError:
         pass
     return permissions
@@ -82,6 +93,12 @@ def person_only() -> dict[str, str]:
 def _object_permission(perm: str) -> Permission | None:
     declared = registry.permission(perm)
     return declared if declared is not None and declared.rules is not None else None
+
+
+def _rules(declared: Permission, principal: Principal) -> list[Rule]:
+    """The rules of a permission from :func:`_object_permission` (which has rules) for ``principal``."""
+    assert declared.rules is not None, f"{declared.name} has no object rules"
+    return declared.rules(principal)
 
 
 def _model_label(obj: Any) -> str:
@@ -102,7 +119,7 @@ def decide(principal: Principal, perm: str, obj: Any = None) -> Decision:
     declared = _object_permission(perm)
     if declared is None or declared.model != _model_label(obj):
         return Decision(False, f"{perm} does not apply to {_model_label(obj) or type(obj).__name__}")
-    rules = declared.rules(principal)
+    rules = _rules(declared, principal)
     failures: list[str] = []
     for rule in rules:
         failure = rule.first_failure(obj)
@@ -117,7 +134,7 @@ def visible_q(principal: Principal, perm: str) -> Q | None:
     declared = _object_permission(perm)
     if declared is None or not decide(principal, perm).allowed:
         return None
-    rules = declared.rules(principal)
+    rules = _rules(declared, principal)
     if not rules:
         return None
     condition = rules[0].q()
@@ -139,9 +156,11 @@ def restrict(queryset: QuerySet, principal: Principal, perm: str) -> QuerySet:
 
 def _crosses_to_many(model: type[Model], principal: Principal, perm: str) -> bool:
     """Does a positive check of the rules follow a to-many relation? (A negated one is a subquery already.)"""
+    declared = _object_permission(perm)
+    assert declared is not None, f"{perm} has no object rules"  # restrict() checked it first
     return any(
         check.crosses_to_many(model) and not check.negate
-        for rule in _object_permission(perm).rules(principal)
+        for rule in _rules(declared, principal)
         for check in rule.checks
     )
 

@@ -55,19 +55,3 @@ def csrf_client() -> Client:
     """A client that enforces CSRF like a browser's server would."""
     return Client(enforce_csrf_checks=True)
 
-
-def api_login(client: Client, user, password: str = PASSWORD) -> Client:
-    """Sign in through the JSON API (CSRF included) and return the client."""
-    token = client.get("/api/auth/csrf/").json()["csrfToken"]
-    response = client.post(
-        "/api/auth/login/",
-        {"email": user.email, "password": password},
-        content_type="application/json",
-        headers={"X-CSRFToken": token},
-    )
-    assert response.status_code == 200, response.content
-    return client
-
-
-def csrf_token(client: Client) -> str:
-    return client.get("/api/auth/csrf/").json()["csrfToken"]

@@ -9,7 +9,7 @@ from oauth2_provider.models import AccessToken, get_application_model
 from accounts.models import AuditEvent, Role, UserSession
 from oauth.registration import register_client
 from tests.factories import PASSWORD, admin, customer, manager
-from tests.oauth.helpers import REDIRECT_URI, mint_token
+from tests.support.oauth import REDIRECT_URI, mint_token
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,9 @@ def test_admin_role_reaches_the_admin_and_others_get_403_without_a_loop():
 def test_admin_changes_a_role_through_the_service_and_it_is_audited():
     ada, alice = admin(), customer()
     client = signed_in(ada)
-    response = client.post(f"/admin/accounts/user/{alice.pk}/change/", {"role": "manager", "region": "EU", "is_active": "on"})
+    response = client.post(
+        f"/admin/accounts/user/{alice.pk}/change/", {"role": "manager", "region": "EU", "is_active": "on"}
+    )
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.role == Role.MANAGER
@@ -50,7 +52,9 @@ def test_admin_changes_a_role_through_the_service_and_it_is_audited():
 def test_admin_cannot_edit_own_account_in_the_admin():
     ada = admin()
     client = signed_in(ada)
-    response = client.post(f"/admin/accounts/user/{ada.pk}/change/", {"role": "customer", "region": "EU", "is_active": ""})
+    response = client.post(
+        f"/admin/accounts/user/{ada.pk}/change/", {"role": "customer", "region": "EU", "is_active": ""}
+    )
     assert response.status_code == 403
     ada.refresh_from_db()
     assert ada.role == Role.ADMIN and ada.is_active

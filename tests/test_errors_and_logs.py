@@ -18,8 +18,8 @@ from django_redis.exceptions import ConnectionInterrupted
 
 from accounts import email_confirmation
 from accounts.models import User
-from tests.conftest import api_login, csrf_token
 from tests.factories import PASSWORD, OrderFactory, customer
+from tests.support.clients import api_login, csrf_token
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +235,9 @@ def test_reset_and_confirmation_links_reach_the_logs_as_route_patterns_without_t
     settings.PUBLIC_ORIGIN = "https://auth.example.com"
     user = customer()
     client.post("/accounts/password/reset/", {"email": user.email})
-    reset_path = re.search(r"https://auth\.example\.com(/accounts/password/reset/[^/\s]+/[^/\s]+/)", mail.outbox[-1].body)[1]
+    reset_path = re.search(
+        r"https://auth\.example\.com(/accounts/password/reset/[^/\s]+/[^/\s]+/)", mail.outbox[-1].body
+    )[1]
     uid, token = reset_path.split("/")[-3:-1]
     form = client.get(reset_path)
     assert form.status_code == 302  # to .../<uidb64>/set-password/
@@ -292,8 +294,10 @@ def test_an_outage_is_logged_as_one_line_not_a_traceback_per_request():
     def record_for(error: BaseException) -> logging.LogRecord:
         try:
             raise error
-        except BaseException:
-            return logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s", ("/x/",), sys.exc_info())
+        except BaseException:  # noqa: BLE001 - whatever was raised, its exc_info is the record's
+            return logging.LogRecord(
+                "django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s", ("/x/",), sys.exc_info()
+            )
 
     outage = record_for(OperationalError("connection refused"))
     assert OutageLogFilter().filter(outage) and outage.exc_info is None

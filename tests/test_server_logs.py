@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.e2e.servers import LOOPBACK, PYTHON, _manage, _spawn, clean_environment, free_port, wait_until_up
-from tests.server_logs import assert_no_secret, secret_requests
+from tests.support.server_logs import assert_no_secret, fetch, secret_requests
+from tests.support.servers import LOOPBACK, PYTHON, _manage, _spawn, clean_environment, free_port, wait_until_up
 
 
 @pytest.fixture
@@ -30,19 +28,12 @@ def migrated_var_dir(tmp_path: Path, django_db_setup, django_db_blocker) -> Path
         with sqlite3.connect(name) as source, sqlite3.connect(var_dir / "db.sqlite3") as copy:
             source.backup(copy)
     else:  # make test-services: the test database is PostgreSQL's; migrate a SQLite one
-        env = clean_environment(DJANGO_ENV="local", DJANGO_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings")
+        env = clean_environment(
+            DJANGO_ENV="local", DJANGO_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings"
+        )
         _manage(var_dir, env, var_dir / "migrate.log", "migrate", "--noinput")
     yield var_dir
     shutil.rmtree(var_dir, ignore_errors=True)
-
-
-def fetch(url: str, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def test_the_development_server_logs_routes_never_a_query_string_or_a_path_secret(migrated_var_dir):
@@ -53,7 +44,9 @@ def test_the_development_server_logs_routes_never_a_query_string_or_a_path_secre
     )
     origin = f"http://{LOOPBACK}:{port}"
     log_path = migrated_var_dir / "server.log"
-    server = _spawn("runserver", origin, [PYTHON, "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload"], env, log_path)
+    server = _spawn(
+        "runserver", origin, [PYTHON, "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload"], env, log_path
+    )
     try:
         wait_until_up(server, f"{origin}/healthz/")
         requests, found = secret_requests()

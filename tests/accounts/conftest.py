@@ -12,7 +12,8 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 @pytest.fixture(autouse=True)
 def _frozen_ratelimit_clock():
     """Freeze django-ratelimit's clock so a fixed window never rolls over mid-test."""
-    frozen = SimpleNamespace(time=lambda now=time.time(): now)
+    now = time.time()
+    frozen = SimpleNamespace(time=lambda: now)
     with mock.patch("django_ratelimit.core.time", frozen):
         yield
 

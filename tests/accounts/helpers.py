@@ -17,11 +17,6 @@ INVALID_CREDENTIALS_BODY = {
 }
 
 
-def page_login(client: Client, email: str, password: str = PASSWORD, **data):
-    """POST the login form (extra form fields such as ``next`` as keywords)."""
-    return client.post(LOGIN_PAGE, {"email": email, "password": password, **data})
-
-
 def api_login_response(client: Client, email: str, password: str = PASSWORD, **extra):
     return client.post(LOGIN_API, {"email": email, "password": password}, content_type="application/json", **extra)
 

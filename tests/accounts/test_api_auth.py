@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.accounts.helpers import INVALID_CREDENTIALS_BODY, LOGIN_API, ME_API, api_login_response, session_cookie
-from tests.conftest import api_login, csrf_token
 from tests.factories import PASSWORD, admin, customer
+from tests.support.clients import api_login, csrf_token
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import AuditEvent
-from tests.accounts.helpers import api_login_response, page_login
+from tests.accounts.helpers import api_login_response
 from tests.factories import PASSWORD, customer
+from tests.support.sign_in import page_login
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,11 @@ def test_no_password_in_audit_rows_or_log_lines(client, audit_log):
         {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
     )
 
-    assert set(AuditEvent.objects.values_list("event", flat=True)) >= {"login_failed", "login_succeeded", "password_changed"}
+    assert set(AuditEvent.objects.values_list("event", flat=True)) >= {
+        "login_failed",
+        "login_succeeded",
+        "password_changed",
+    }
     stored, logged = _all_audit_text(), _log_text(audit_log)
     assert logged
     for secret in (PASSWORD, WRONG_PASSWORD, NEW_PASSWORD):
@@ -107,7 +112,9 @@ def test_log_line_escapes_cr_and_lf_from_the_user_agent(audit_log):
 def test_log_line_escapes_control_characters_in_every_user_supplied_field(audit_log):
     from accounts import audit
 
-    audit.record(audit.Event.ACCESS_DENIED, outcome=audit.Outcome.DENIED, target="a\nb", reason="c\rd", client_id="e\x1bf")
+    audit.record(
+        audit.Event.ACCESS_DENIED, outcome=audit.Outcome.DENIED, target="a\nb", reason="c\rd", client_id="e\x1bf"
+    )
     line = _log_text(audit_log)
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     for escaped in ("a\\nb", "c\\rd", "e\\x1bf"):

@@ -21,7 +21,9 @@ def create_user(*args, stdin: str, **options) -> str:
 
 
 def test_create_user_reads_the_password_from_stdin_and_prints_the_id():
-    output = create_user("Sam.Support@Example.com", role="support", region="EU", name="Sam", stdin="correct horse battery staple\n")
+    output = create_user(
+        "Sam.Support@Example.com", role="support", region="EU", name="Sam", stdin="correct horse battery staple\n"
+    )
 
     user = User.objects.get(email="sam.support@example.com")
     assert output.strip() == str(user.pk)

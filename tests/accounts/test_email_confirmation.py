@@ -18,7 +18,13 @@ def test_registration_sends_a_link_from_public_origin_and_confirming_sets_email_
     settings.PUBLIC_ORIGIN = "https://auth.example.com"
     response = client.post(
         "/accounts/register/",
-        {"email": "new@example.com", "name": "New Person", "region": "EU", "password1": PASSWORD, "password2": PASSWORD},
+        {
+            "email": "new@example.com",
+            "name": "New Person",
+            "region": "EU",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
     )
     assert response.status_code == 302
     assert len(mail.outbox) == 1

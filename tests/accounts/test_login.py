@@ -6,15 +6,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from tests.accounts.helpers import (
-    INVALID_CREDENTIALS_BODY,
-    LOGIN_PAGE,
-    api_login_response,
-    is_signed_in,
-    page_login,
-    register_data,
-)
+from tests.accounts.helpers import INVALID_CREDENTIALS_BODY, LOGIN_PAGE, api_login_response, is_signed_in, register_data
 from tests.factories import PASSWORD, customer
+from tests.support.sign_in import page_login
 
 pytestmark = pytest.mark.django_db
 

@@ -45,7 +45,9 @@ def test_reset_for_an_existing_and_an_unknown_address_takes_the_same_path_within
 
     # Nothing was sent while the requests ran, and the accounts table was never read.
     assert outbox.outbox == []
-    assert [(answer.status_code, answer["Location"]) for answer in answers] == [(302, "/accounts/password/reset/sent/")] * 2
+    assert [(answer.status_code, answer["Location"]) for answer in answers] == [
+        (302, "/accounts/password/reset/sent/")
+    ] * 2
     assert not any("accounts_user" in sql for sql in queries[0] + queries[1]), queries
     assert [sql.split(" VALUES")[0] for sql in queries[0]] == [sql.split(" VALUES")[0] for sql in queries[1]]
     # Each request queued the same task with the submitted address, and nothing else.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from accounts.net import throttle_key
 
-ipv6 = st.integers(min_value=0, max_value=2**128 - 1).map(ipaddress.IPv6Address).filter(lambda ip: ip.ipv4_mapped is None)
+ipv6 = (
+    st.integers(min_value=0, max_value=2**128 - 1).map(ipaddress.IPv6Address).filter(lambda ip: ip.ipv4_mapped is None)
+)
 interface_id = st.integers(min_value=0, max_value=2**64 - 1)
 
 
@@ -26,7 +27,10 @@ def test_addresses_in_different_64s_never_share_a_bucket(a, b):
         assert throttle_key(str(a)) != throttle_key(str(b))
 
 
-@given(st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address), st.integers(min_value=0, max_value=2**32 - 1))
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
 def test_ipv4_addresses_are_buckets_of_their_own_and_mapped_ipv6_is_the_same_bucket(address, other):
     mapped = f"::ffff:{address}"
     assert throttle_key(str(address)) == throttle_key(mapped) == str(address)

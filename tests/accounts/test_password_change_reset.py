@@ -14,8 +14,9 @@ from django.test import Client, RequestFactory
 
 from accounts import services
 from accounts.models import AuditEvent, User, UserSession
-from tests.accounts.helpers import is_signed_in, page_login, session_cookie
+from tests.accounts.helpers import is_signed_in, session_cookie
 from tests.factories import PASSWORD, customer
+from tests.support.sign_in import page_login
 
 pytestmark = pytest.mark.django_db
 

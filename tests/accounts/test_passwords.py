@@ -7,8 +7,9 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, identify_hasher
 
 from accounts.models import User
-from tests.accounts.helpers import api_login_response, page_login, register_data
+from tests.accounts.helpers import api_login_response, register_data
 from tests.factories import PASSWORD, customer
+from tests.support.sign_in import page_login
 
 ARGON2ID_PREFIX = "argon2$argon2id$v=19$m=19456,t=2,p=1$"
 REGISTER = "/accounts/register/"

@@ -20,8 +20,7 @@ from accounts import services
 from accounts.models import AuditEvent, Region, Role, User
 from core.api import exception_handler
 from tests.factories import OrderFactory, UserFactory, admin, customer, manager, support
-from tests.orders.test_api import error
-from tests.permissions.sessions import api_call, api_client, api_post
+from tests.support.clients import api_call, api_client, api_post, error
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +137,9 @@ def test_register_client_refuses_a_machine_non_admin_without_a_region():
     from oauth.registration import register_client
 
     with pytest.raises(ValidationError):
-        register_client(name="m", client_type="confidential", grant="client-credentials", scopes=["orders:read"], role="customer")
+        register_client(
+            name="m", client_type="confidential", grant="client-credentials", scopes=["orders:read"], role="customer"
+        )
 
 
 # --- The migration's data step ------------------------------------------------------------------

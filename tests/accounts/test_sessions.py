@@ -17,16 +17,10 @@ from django.test import Client
 
 from accounts import login as login_flow
 from accounts.models import AuditEvent, User, UserSession
-from tests.accounts.helpers import (
-    ME_API,
-    api_login_response,
-    client_with_session,
-    is_signed_in,
-    page_login,
-    session_cookie,
-)
-from tests.conftest import api_login
+from tests.accounts.helpers import ME_API, api_login_response, client_with_session, is_signed_in, session_cookie
 from tests.factories import customer
+from tests.support.clients import api_login
+from tests.support.sign_in import page_login
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEvent, User
-from tests.accounts.helpers import api_login_response, page_login, register_data
+from tests.accounts.helpers import api_login_response, register_data
 from tests.factories import PASSWORD, customer
+from tests.support.sign_in import page_login
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,13 @@ def test_successful_attempts_count_too():
 
 def test_account_bucket_ignores_email_case(client):
     customer(email="frank@example.com")
-    for variant in ("frank@example.com", "Frank@example.com", "FRANK@example.com", "frank@EXAMPLE.com", "fRaNk@example.com"):
+    for variant in (
+        "frank@example.com",
+        "Frank@example.com",
+        "FRANK@example.com",
+        "frank@EXAMPLE.com",
+        "fRaNk@example.com",
+    ):
         assert page_login(client, variant, WRONG).status_code == 401
     assert page_login(client, "Frank@Example.Com", PASSWORD).status_code == 429
     assert not is_session_user(client)
@@ -282,7 +289,9 @@ def test_password_change_is_throttled(client):
 def test_an_ipv6_client_cannot_escape_the_ip_bucket_by_changing_addresses_in_its_64(settings):
     settings.LOGIN_RATE_PER_IP = "3/m"
     addresses = [f"2001:db8:1:2::{i:x}" for i in range(3)] + ["2001:db8:1:2:ffff:ffff:ffff:ffff"]
-    statuses = [page_login(Client(REMOTE_ADDR=ip), f"v6-{i}@example.com", WRONG).status_code for i, ip in enumerate(addresses)]
+    statuses = [
+        page_login(Client(REMOTE_ADDR=ip), f"v6-{i}@example.com", WRONG).status_code for i, ip in enumerate(addresses)
+    ]
     assert statuses == [401, 401, 401, 429]
     # The neighbouring /64 is someone else.
     assert page_login(Client(REMOTE_ADDR="2001:db8:1:3::1"), "v6-9@example.com", WRONG).status_code == 401

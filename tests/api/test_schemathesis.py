@@ -24,19 +24,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from oauth2_provider.models import get_application_model
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from oauth.registration import register_client
 from orders.models import Order
 from tests.factories import OrderFactory, RefundRequestFactory, admin, customer
-from tests.oauth.helpers import USER_SCOPES, mint_token
-from tests.permissions.sessions import api_client
+from tests.support.clients import api_client
+from tests.support.oauth import USER_SCOPES, mint_token
 
 pytestmark = pytest.mark.django_db
 
@@ -159,7 +159,10 @@ def _sign_in(caller: str) -> dict[str, dict[str, str]]:
     if channel == "session":
         client = api_client(user)
         csrf = client.cookies["csrftoken"].value
-        return {"headers": {"X-CSRFToken": csrf}, "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": csrf}}
+        return {
+            "headers": {"X-CSRFToken": csrf},
+            "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": csrf},
+        }
     registered = register_client(
         name="Fuzz App",
         client_type="public",
@@ -189,6 +192,11 @@ def excluded_checks(case) -> list:
     answer depends on the target account's role, which no request schema can express.
     Every other check still runs on it, and tests/accounts/test_region_required.py pins the rule.
     """
-    if case.method == "PATCH" and case.path == "/api/users/{user_id}/" and isinstance(case.body, dict) and "region" in case.body:
+    if (
+        case.method == "PATCH"
+        and case.path == "/api/users/{user_id}/"
+        and isinstance(case.body, dict)
+        and "region" in case.body
+    ):
         return [positive_data_acceptance]
     return []

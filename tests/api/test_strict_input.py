@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from django.test import Client
 
 from orders.models import Order
-from tests.conftest import api_login
 from tests.factories import admin, customer
-from tests.permissions.sessions import api_call, api_client
+from tests.support.clients import api_call, api_client, api_login
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +24,9 @@ def error(response, status: int, code: str) -> dict:
 @pytest.mark.parametrize("amount", [12.5, 12, "1e1", "012.50", " 12.50", "١٢", "12.50\n"])
 def test_an_amount_is_a_plain_decimal_string(amount):
     client = api_client(customer())
-    body = error(api_call(client, "POST", "/api/orders/", {"amount": amount, "currency": "EUR"}), 400, "VALIDATION_ERROR")
+    body = error(
+        api_call(client, "POST", "/api/orders/", {"amount": amount, "currency": "EUR"}), 400, "VALIDATION_ERROR"
+    )
     assert "amount" in body["fields"]
     assert not Order.objects.exists()
 
@@ -34,7 +34,11 @@ def test_an_amount_is_a_plain_decimal_string(amount):
 @pytest.mark.parametrize("value", ["true", "false", 1, 0, "yes", "on"])
 def test_is_active_is_a_json_boolean(value):
     victim = customer()
-    body = error(api_call(api_client(admin()), "PATCH", f"/api/users/{victim.pk}/", {"is_active": value}), 400, "VALIDATION_ERROR")
+    body = error(
+        api_call(api_client(admin()), "PATCH", f"/api/users/{victim.pk}/", {"is_active": value}),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert "is_active" in body["fields"]
     victim.refresh_from_db()
     assert victim.is_active

@@ -7,7 +7,18 @@ from types import SimpleNamespace
 import pytest
 
 from bench.figures import (
-    AT_LEAST, AT_MOST, BETWEEN, GOAL, GOALS, UNCHANGED, Figure, Goal, build_figures, ratios, render_table, spread,
+    AT_LEAST,
+    AT_MOST,
+    BETWEEN,
+    GOAL,
+    GOALS,
+    UNCHANGED,
+    Figure,
+    Goal,
+    build_figures,
+    ratios,
+    render_table,
+    spread,
 )
 from bench.options import parse_config
 
@@ -37,7 +48,10 @@ def suite(results: Results | None = None, small: Counts | None = None, large: Co
     return {
         "bench": SimpleNamespace(results=results if results is not None else Results(), problems=[]),
         "queries": {"small": small or Counts(), "large": large or Counts()},
-        "sizes": {"small": {"orders": 100, "access_tokens": 1000}, "large": {"orders": 100_000, "access_tokens": 100_000}},
+        "sizes": {
+            "small": {"orders": 100, "access_tokens": 1000},
+            "large": {"orders": 100_000, "access_tokens": 100_000},
+        },
         "argon2": [{"p50_ms": 20.0, "cpu_s": 0.02} for _ in range(6)],
     }
 
@@ -70,9 +84,9 @@ def test_a_goal_is_met_up_to_and_including_its_limit(goal, value, is_met):
 
 
 def test_a_goal_shows_its_limit_as_the_table_prints_it():
-    assert [GOAL[name].text for name in ("bearer-latency", "bearer-throughput", "no-timing-oracle", "client-parity")] == [
-        "<= 1.3", ">= 0.75", "0.8 - 1.2", "0.67 - 1.5"
-    ]
+    assert [
+        GOAL[name].text for name in ("bearer-latency", "bearer-throughput", "no-timing-oracle", "client-parity")
+    ] == ["<= 1.3", ">= 0.75", "0.8 - 1.2", "0.67 - 1.5"]
     assert GOAL["queries-constant"].text == "constant"
     assert GOAL["region-queries-bounded"].text == "bounded"
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, Browsing
-from tests.e2e.servers import CONTRACT_RATES, GENEROUS_RATES, Process, start_demo_client, start_site
+from tests.support.servers import CONTRACT_RATES, GENEROUS_RATES, Process, start_demo_client, start_site
 
 LAUNCH_TIMEOUT_MS = 30_000
 CALL_PASSED = pytest.StashKey[bool]()
@@ -78,7 +78,9 @@ def demo_app(site: Process, e2e_dir: Path) -> Iterator[Process]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y chromium`.", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y chromium`.", pytrace=False
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=LAUNCH_TIMEOUT_MS

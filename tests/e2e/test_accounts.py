@@ -19,7 +19,7 @@ from tests.e2e.browser import (
     submit_login,
     unique_email,
 )
-from tests.e2e.servers import DEMO_PASSWORD
+from tests.support.servers import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,9 @@ def test_register_then_sign_in(web: Browsing):
 
     # A refused form comes back with inline errors and the focus on the first of them.
     web.goto(page, "/accounts/register/")
-    fill_registration(page, email=email, name="Rita Register", password=NEW_PASSWORD, password_again=OTHER_PASSWORD, region="US")
+    fill_registration(
+        page, email=email, name="Rita Register", password=NEW_PASSWORD, password_again=OTHER_PASSWORD, region="US"
+    )
     with page.expect_response(lambda r: r.url.endswith("/accounts/register/") and r.request.method == "POST") as posted:
         main(page).get_by_role("button", name="Create account").click()
     assert posted.value.status == 200
@@ -90,7 +92,9 @@ def test_throttling_shows_its_message(throttled_web: Browsing):
 
     submit_login(web, page, "alice@example.com", "guessing again and again", status=429)
     alert = main(page).get_by_role("alert")
-    expect(alert).to_contain_text(re.compile(r"Too many sign-in attempts\. Please wait (\d+ min( \d+ s)?|\d+ s) and try again\."))
+    expect(alert).to_contain_text(
+        re.compile(r"Too many sign-in attempts\. Please wait (\d+ min( \d+ s)?|\d+ s) and try again\.")
+    )
     web.screenshot(page, "login-throttled")
 
     # The right password is refused too while the window is closed: no password is checked.
@@ -118,7 +122,9 @@ def test_password_change_signs_out_the_other_browser(web: Browsing):
     main(laptop).get_by_role("button", name="Change password").click()
     expect(laptop).to_have_url(web.origin + "/accounts/profile/")
     web.check(laptop)
-    expect(laptop.get_by_role("status")).to_contain_text("Your password was changed. Your other sessions were signed out.")
+    expect(laptop.get_by_role("status")).to_contain_text(
+        "Your password was changed. Your other sessions were signed out."
+    )
     web.screenshot(laptop, "password-changed")
 
     expect_signed_out(web, phone)

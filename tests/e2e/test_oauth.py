@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Browsing, main, submit_login
-from tests.e2e.servers import DEMO_PASSWORD, Process
+from tests.support.servers import DEMO_PASSWORD, Process
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,9 @@ def start_at_the_app(web: Browsing, page: Page, app: Process, email: str) -> Pag
     page.goto(app.origin + "/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Demo client")
     page.get_by_role("link", name="Sign in with Auth done right").click()
-    expect(page).to_have_url(re.compile(re.escape(web.origin) + r"/accounts/login/\?next=(?:/|%2F)o(?:/|%2F)authorize(?:/|%2F)"))
+    expect(page).to_have_url(
+        re.compile(re.escape(web.origin) + r"/accounts/login/\?next=(?:/|%2F)o(?:/|%2F)authorize(?:/|%2F)")
+    )
     web.check(page)
     submit_login(web, page, email, DEMO_PASSWORD, status=302)
     expect(page).to_have_url(re.compile(re.escape(web.origin) + r"/o/authorize/\?"))
@@ -35,7 +37,9 @@ def decide(web: Browsing, page: Page, button: str) -> None:
         page.wait_for_load_state("load")
         web.check(page)
         shown = " ".join(main(page).inner_text().split())
-        pytest.fail(f"{button} on the consent page was answered {answer.value.status}, not a redirect to the app: {shown!r}")
+        pytest.fail(
+            f"{button} on the consent page was answered {answer.value.status}, not a redirect to the app: {shown!r}"
+        )
 
 
 def expect_app_reads_orders(page: Page, app: Process, email: str, status: int = 200) -> None:

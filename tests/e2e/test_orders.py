@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Browsing, main, nav, sign_in
-from tests.e2e.servers import DEMO_PASSWORD
+from tests.support.servers import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

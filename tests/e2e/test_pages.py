@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser import PHONE_VIEWPORT, Browsing, main, nav, sign_in
-from tests.e2e.servers import DEMO_PASSWORD
+from tests.support.servers import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,8 @@ import secrets
 
 import pytest
 
-from tests.e2e.servers import Process
-from tests.server_logs import assert_no_secret, secret_requests
-from tests.test_server_logs import fetch
+from tests.support.server_logs import assert_no_secret, fetch, secret_requests
+from tests.support.servers import Process
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ from oauth2_provider.models import get_application_model
 
 from oauth.registration import register_client
 from tests.factories import customer
-from tests.oauth.helpers import HTTPS_REDIRECT_URI, REDIRECT_URI, USER_SCOPES, Browser
-from tests.permissions.sessions import page_client
+from tests.support.oauth import HTTPS_REDIRECT_URI, REDIRECT_URI, USER_SCOPES, Browser
+from tests.support.sign_in import page_client
 
 Application = get_application_model()
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     REVOKE_PATH,
     TOKEN_PATH,
@@ -66,7 +66,9 @@ def test_consent_granted_and_denied_are_audited(browser, alice, public_client):
     assert "orders:read" in granted.reason
 
 
-def test_issue_refresh_revocation_and_reuse_are_audited_without_any_credential(browser, alice, public_client, service_client, logs):
+def test_issue_refresh_revocation_and_reuse_are_audited_without_any_credential(
+    browser, alice, public_client, service_client, logs
+):
     response, request = authorize_on(browser, public_client.client_id)
     code = code_from(response, request)
     tokens = exchange_code(Client(), public_client.client_id, code, request).json()
@@ -74,14 +76,23 @@ def test_issue_refresh_revocation_and_reuse_are_audited_without_any_credential(b
     replayed = refresh(public_client.client_id, tokens["refresh_token"])
     code_replay = exchange_code(Client(), public_client.client_id, code, request)
     second, second_request = authorize_on(browser, public_client.client_id)
-    second_tokens = exchange_code(Client(), public_client.client_id, code_from(second, second_request), second_request).json()
-    revoked = form_post(Client(), REVOKE_PATH, {"token": second_tokens["access_token"], "client_id": public_client.client_id})
+    second_tokens = exchange_code(
+        Client(), public_client.client_id, code_from(second, second_request), second_request
+    ).json()
+    revoked = form_post(
+        Client(), REVOKE_PATH, {"token": second_tokens["access_token"], "client_id": public_client.client_id}
+    )
     basic = base64.b64encode(f"{service_client.client_id}:{service_client.client_secret}".encode()).decode()
-    machine = form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}).json()
+    machine = form_post(
+        Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    ).json()
     assert replayed.status_code == 400 and code_replay.status_code == 400 and revoked.status_code == 200
 
     issued = events(Event.TOKEN_ISSUED)
-    assert {(e.actor_id, e.client_id) for e in issued} == {(alice.pk, public_client.client_id), (None, service_client.client_id)}
+    assert {(e.actor_id, e.client_id) for e in issued} == {
+        (alice.pk, public_client.client_id),
+        (None, service_client.client_id),
+    }
     assert len(issued) == 3
     (refresh_event,) = events(Event.TOKEN_REFRESHED)
     assert (refresh_event.actor_id, refresh_event.client_id) == (alice.pk, public_client.client_id)
@@ -133,14 +144,20 @@ def test_token_events_carry_the_callers_ip_and_user_agent(service_client):
     )
     assert response.status_code == 200, response.content
     event = AuditEvent.objects.get(event=Event.TOKEN_ISSUED)
-    assert (event.ip, event.user_agent, event.client_id) == ("203.0.113.7", "resource-server/1.0", service_client.client_id)
+    assert (event.ip, event.user_agent, event.client_id) == (
+        "203.0.113.7",
+        "resource-server/1.0",
+        service_client.client_id,
+    )
 
 
 def test_a_revoked_refresh_token_tried_later_is_refused_but_is_no_replay(browser, alice, public_client):
     response, request = authorize_on(browser, public_client.client_id)
     tokens = exchange_code(Client(), public_client.client_id, code_from(response, request), request).json()
     revoked = form_post(
-        Client(), REVOKE_PATH, {"token": tokens["refresh_token"], "token_type_hint": "refresh_token", "client_id": public_client.client_id}
+        Client(),
+        REVOKE_PATH,
+        {"token": tokens["refresh_token"], "token_type_hint": "refresh_token", "client_id": public_client.client_id},
     )
     assert revoked.status_code == 200
 

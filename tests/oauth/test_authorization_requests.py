@@ -15,7 +15,7 @@ import pytest
 from oauth2_provider.models import get_grant_model
 
 from oauth.models import Consent
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     HTTPS_REDIRECT_URI,
     REDIRECT_URI,
@@ -143,7 +143,13 @@ def test_a_missing_redirect_uri_falls_back_to_the_only_registered_one(browser, p
 
 
 def _raw_authorize_url(client_id: str, **params) -> str:
-    base = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "scope": "openid", "state": "st4te"}
+    base = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid",
+        "state": "st4te",
+    }
     return f"{AUTHORIZE_PATH}?{urlencode({**base, **params})}"
 
 
@@ -175,7 +181,9 @@ def test_an_authorization_request_without_pkce_s256_is_refused_before_consent(br
 
 
 @pytest.mark.parametrize("response_type", ["token", "id_token", "id_token token", "code token", "code id_token"])
-def test_implicit_and_hybrid_response_types_are_refused_and_never_carry_a_token(browser, public_client, issuer, response_type):
+def test_implicit_and_hybrid_response_types_are_refused_and_never_carry_a_token(
+    browser, public_client, issuer, response_type
+):
     request = authorize_url(AUTHORIZE_PATH, public_client.client_id, response_type=response_type)
 
     response = browser.get(request.url)
@@ -212,7 +220,9 @@ UNSERVED = {
 
 
 @pytest.mark.parametrize("params, error", UNSERVED.values(), ids=UNSERVED.keys())
-def test_a_parameter_this_server_does_not_serve_is_refused_back_to_the_client(browser, trusted_client, issuer, params, error):
+def test_a_parameter_this_server_does_not_serve_is_refused_back_to_the_client(
+    browser, trusted_client, issuer, params, error
+):
     """OIDC Core 6.1/6.2: request and request_uri; a trusted client would otherwise get a code at once."""
     request = authorize_url(AUTHORIZE_PATH, trusted_client.client_id, **params)
 
@@ -237,7 +247,9 @@ def test_a_request_object_with_an_unregistered_redirect_uri_gets_the_error_page(
 # --- Scopes: only what the client is registered for, only known ones -------------------------------
 
 
-@pytest.mark.parametrize("scope", ["openid orders:write", "openid email", "openid admin", "openid orders:delete", "introspection"])
+@pytest.mark.parametrize(
+    "scope", ["openid orders:write", "openid email", "openid admin", "openid orders:delete", "introspection"]
+)
 def test_a_scope_the_client_is_not_registered_for_or_an_unknown_scope_is_invalid_scope_without_consent(
     browser, narrow_client, issuer, scope
 ):

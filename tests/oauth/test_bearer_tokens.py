@@ -18,8 +18,8 @@ from oauth2_provider.models import get_access_token_model
 
 from orders.models import Order
 from tests.factories import OrderFactory
-from tests.oauth.helpers import REVOKE_PATH, api_get, assert_api_error, bearer, form_post, mint_token
-from tests.permissions.sessions import api_client
+from tests.support.clients import api_client
+from tests.support.oauth import REVOKE_PATH, api_get, assert_api_error, bearer, form_post, mint_token
 
 AccessToken = get_access_token_model()
 
@@ -65,7 +65,9 @@ def test_a_token_in_a_form_body_is_ignored(token, alice):
     order = OrderFactory(owner=alice)
 
     response = Client().post(
-        f"/api/orders/{order.pk}/cancel/", urlencode({"access_token": token}), content_type="application/x-www-form-urlencoded"
+        f"/api/orders/{order.pk}/cancel/",
+        urlencode({"access_token": token}),
+        content_type="application/x-www-form-urlencoded",
     )
 
     assert_not_authenticated(response)
@@ -74,7 +76,11 @@ def test_a_token_in_a_form_body_is_ignored(token, alice):
 
 
 def test_a_token_in_a_json_body_is_ignored(token):
-    response = Client().post("/api/orders/", json.dumps({"access_token": token, "amount": "1.00", "currency": "EUR"}), content_type="application/json")
+    response = Client().post(
+        "/api/orders/",
+        json.dumps({"access_token": token, "amount": "1.00", "currency": "EUR"}),
+        content_type="application/json",
+    )
 
     assert_not_authenticated(response)
     assert not Order.objects.exists()
@@ -123,7 +129,9 @@ def test_a_valid_token_needs_no_csrf_token(alice, token):
     browser.cookies = api_client_for_cookie.cookies  # a session cookie is there too, no X-CSRFToken
 
     refused = browser.post("/api/orders/", {"amount": "12.50", "currency": "EUR"}, content_type="application/json")
-    created = browser.post("/api/orders/", {"amount": "12.50", "currency": "EUR"}, content_type="application/json", headers=bearer(token))
+    created = browser.post(
+        "/api/orders/", {"amount": "12.50", "currency": "EUR"}, content_type="application/json", headers=bearer(token)
+    )
 
     assert_api_error(refused, 403, "CSRF_FAILED")
     assert created.status_code == 201, created.content

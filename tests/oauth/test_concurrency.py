@@ -21,7 +21,7 @@ from oauth2_provider.models import get_refresh_token_model
 from accounts.models import AuditEvent
 from oauth.validators import Validator
 from tests.factories import customer
-from tests.oauth.helpers import REDIRECT_URI, authorize_url, bearer, code_from, live
+from tests.support.oauth import REDIRECT_URI, authorize_url, bearer, code_from, live
 
 RefreshToken = get_refresh_token_model()
 
@@ -31,7 +31,9 @@ ROUNDS = 6
 
 @pytest.fixture
 def race_provider(provider, settings):
-    settings.TOKEN_RATE_PER_IP = settings.TOKEN_RATE_PER_CLIENT = "10000/m"  # the races are the subject here, not the throttle
+    settings.TOKEN_RATE_PER_IP = settings.TOKEN_RATE_PER_CLIENT = (
+        "10000/m"  # the races are the subject here, not the throttle
+    )
     # An in-memory SQLite test database would be shared by every live-server thread through
     # one connection: the requests would not overlap in the database, and the test would
     # prove nothing. Fail loudly instead.
@@ -50,7 +52,7 @@ def race(url: str, data: dict) -> list[requests.Response]:
             barrier.wait(timeout=30)
             try:
                 answer = session.post(url, data=data, timeout=60)
-            except requests.RequestException as error:  # noqa: BLE001 - asserted on below
+            except requests.RequestException as error:
                 answer = error
         with lock:
             answers.append(answer)
@@ -136,13 +138,19 @@ def test_simultaneous_refreshes_of_one_refresh_token_issue_tokens_at_most_once(r
 
         answers = race(
             race_provider.endpoint("token_endpoint"),
-            {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": trusted_client.client_id},
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": trusted_client.client_id,
+            },
         )
 
         assert_at_most_one_winner(answers)
         assert audited(AuditEvent.Type.TOKEN_REFRESHED) - refreshed_before <= 1
         # The replay revoked the family: nothing of it is left alive, whichever request won.
-        family = RefreshToken.objects.get(token_checksum=hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()).token_family
+        family = RefreshToken.objects.get(
+            token_checksum=hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()
+        ).token_family
         assert not RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
 
 
@@ -194,7 +202,10 @@ def assert_dead(provider, answer: requests.Response, client_id: str) -> None:
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant", answer.text
         return
     tokens = answer.json()
-    assert requests.get(provider.base_url + "/api/me/", headers=bearer(tokens["access_token"]), timeout=30).status_code == 401
+    assert (
+        requests.get(provider.base_url + "/api/me/", headers=bearer(tokens["access_token"]), timeout=30).status_code
+        == 401
+    )
     again = requests.post(
         provider.endpoint("token_endpoint"),
         data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id},
@@ -232,7 +243,9 @@ def signal_second_return(monkeypatch, method: str) -> threading.Event:
 
 
 @live
-def test_a_replay_validated_while_the_first_exchange_holds_its_spend_revokes_the_whole_family(race_provider, trusted_client, monkeypatch):
+def test_a_replay_validated_while_the_first_exchange_holds_its_spend_revokes_the_whole_family(
+    race_provider, trusted_client, monkeypatch
+):
     """The first exchange has spent the token in its open transaction; a replay has already
     found the token valid (nothing is committed yet) and goes on. Whatever the database makes
     the replay wait for (SQLite: any write; PostgreSQL: the spent row), it fails as a replay
@@ -241,7 +254,11 @@ def test_a_replay_validated_while_the_first_exchange_holds_its_spend_revokes_the
     tokens = fresh_tokens(race_provider, browser, trusted_client)
     replay_validated = signal_second_return(monkeypatch, "validate_refresh_token")
     reached, release = hold_first_call(monkeypatch, "_spend_refresh_token", before=False)
-    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": trusted_client.client_id}
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+        "client_id": trusted_client.client_id,
+    }
     url = race_provider.endpoint("token_endpoint")
 
     first: list = []
@@ -259,18 +276,26 @@ def test_a_replay_validated_while_the_first_exchange_holds_its_spend_revokes_the
     assert first and replay, "an exchange did not answer"
     assert replay[0].status_code == 400 and replay[0].json()["error"] == "invalid_grant", replay[0].text
     assert_dead(race_provider, first[0], trusted_client.client_id)
-    family = RefreshToken.objects.get(token_checksum=hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()).token_family
+    family = RefreshToken.objects.get(
+        token_checksum=hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()
+    ).token_family
     assert not RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
     assert AuditEvent.objects.filter(event=AuditEvent.Type.TOKEN_REUSE_DETECTED).exists()
 
 
 @live
 @pytest.mark.parametrize("grant", ["authorization_code", "refresh_token"])
-def test_a_replay_just_after_tokens_are_saved_is_never_a_server_error(race_provider, trusted_client, monkeypatch, grant):
+def test_a_replay_just_after_tokens_are_saved_is_never_a_server_error(
+    race_provider, trusted_client, monkeypatch, grant
+):
     browser = signed_in_browser(race_provider)
     if grant == "refresh_token":
         tokens = fresh_tokens(race_provider, browser, trusted_client)
-        data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": trusted_client.client_id}
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": trusted_client.client_id,
+        }
     else:
         code, request = authorize(race_provider, browser, trusted_client)
         data = {

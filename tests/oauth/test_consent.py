@@ -13,7 +13,7 @@ from oauth.models import Consent
 from oauth.registration import register_client
 from permissions.scopes import catalogue
 from tests.factories import customer
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     HTTPS_REDIRECT_URI,
     REDIRECT_URI,
@@ -29,7 +29,7 @@ from tests.oauth.helpers import (
     refresh,
     tokens_for,
 )
-from tests.permissions.sessions import page_client
+from tests.support.sign_in import page_client
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -73,12 +73,18 @@ def test_the_first_authorization_shows_the_consent_page_with_the_app_and_each_sc
 
 def test_the_consent_page_cannot_be_framed_and_may_post_back_to_the_client(browser, public_client, web_client):
     page = browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id).url)
-    web_page = browser.get(authorize_url(AUTHORIZE_PATH, web_client.client_id, scope="openid", redirect_uri=HTTPS_REDIRECT_URI).url)
+    web_page = browser.get(
+        authorize_url(AUTHORIZE_PATH, web_client.client_id, scope="openid", redirect_uri=HTTPS_REDIRECT_URI).url
+    )
 
     for response, origin in ((page, "http://127.0.0.1:8765"), (web_page, "https://app.example.com")):
         assert is_consent_page(response)
         assert response["X-Frame-Options"] == "DENY"
-        directives = {d.strip().split()[0]: d.strip().split()[1:] for d in response["Content-Security-Policy"].split(";") if d.strip()}
+        directives = {
+            d.strip().split()[0]: d.strip().split()[1:]
+            for d in response["Content-Security-Policy"].split(";")
+            if d.strip()
+        }
         assert directives["frame-ancestors"] == ["'none'"]
         assert set(directives["form-action"]) == {"'self'", origin}
         assert "'unsafe-inline'" not in directives.get("script-src", [])
@@ -128,7 +134,9 @@ def test_allow_sends_the_user_back_with_a_code(browser, public_client, issuer):
         ("state", "another-state"),
     ],
 )
-def test_an_altered_consent_form_is_refused_and_no_code_is_issued(browser, public_client, other_public_client, field, value):
+def test_an_altered_consent_form_is_refused_and_no_code_is_issued(
+    browser, public_client, other_public_client, field, value
+):
     request = authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid orders:read")
     page = browser.get(request.url)
     assert consent_form(page.content.decode())[field] != value
@@ -191,13 +199,17 @@ def test_an_approval_is_per_user(public_client, alice):
 def test_an_approval_is_per_client(browser, public_client, other_public_client):
     authorize_on(browser, public_client.client_id, scope="openid")
 
-    assert is_consent_page(browser.get(authorize_url(AUTHORIZE_PATH, other_public_client.client_id, scope="openid").url))
+    assert is_consent_page(
+        browser.get(authorize_url(AUTHORIZE_PATH, other_public_client.client_id, scope="openid").url)
+    )
 
 
 def test_a_new_scope_asks_again_listing_only_the_new_scope(browser, public_client):
     authorize_on(browser, public_client.client_id, scope="openid orders:read")
 
-    page = browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid orders:read orders:write").url)
+    page = browser.get(
+        authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid orders:read orders:write").url
+    )
 
     assert is_consent_page(page)
     text = html.unescape(page.content.decode())
@@ -238,7 +250,9 @@ def confidential_loopback_client(db):
 def test_a_remembered_approval_is_asked_again_on_another_loopback_port(browser, public_client):
     authorize_on(browser, public_client.client_id, scope="openid")
 
-    page = browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI).url)
+    page = browser.get(
+        authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI).url
+    )
 
     assert is_consent_page(page)
     assert b"127.0.0.1:9999" in page.content  # the user sees where the answer goes
@@ -247,7 +261,9 @@ def test_a_remembered_approval_is_asked_again_on_another_loopback_port(browser, 
 
 def test_prompt_none_on_another_loopback_port_is_consent_required_even_when_remembered(browser, public_client, issuer):
     authorize_on(browser, public_client.client_id, scope="openid")
-    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", prompt="none", redirect_uri=OTHER_PORT_URI)
+    request = authorize_url(
+        AUTHORIZE_PATH, public_client.client_id, scope="openid", prompt="none", redirect_uri=OTHER_PORT_URI
+    )
 
     response = browser.get(request.url)
 
@@ -262,7 +278,9 @@ def test_prompt_none_on_another_loopback_port_is_consent_required_even_when_reme
 
 def test_the_registered_loopback_port_keeps_the_remembered_approval_silent(browser, public_client, issuer):
     authorize_on(browser, public_client.client_id, scope="openid")
-    request = authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", prompt="none", redirect_uri=REDIRECT_URI)
+    request = authorize_url(
+        AUTHORIZE_PATH, public_client.client_id, scope="openid", prompt="none", redirect_uri=REDIRECT_URI
+    )
 
     response = browser.get(request.url)
 
@@ -270,8 +288,12 @@ def test_the_registered_loopback_port_keeps_the_remembered_approval_silent(brows
     assert code_from(response, request) and query(location(response))["iss"] == issuer
 
 
-def test_another_loopback_port_shows_the_page_even_for_a_client_registered_with_skip_consent(browser, trusted_client, issuer):
-    assert is_consent_page(browser.get(authorize_url(AUTHORIZE_PATH, trusted_client.client_id, redirect_uri=OTHER_PORT_URI).url))
+def test_another_loopback_port_shows_the_page_even_for_a_client_registered_with_skip_consent(
+    browser, trusted_client, issuer
+):
+    assert is_consent_page(
+        browser.get(authorize_url(AUTHORIZE_PATH, trusted_client.client_id, redirect_uri=OTHER_PORT_URI).url)
+    )
     request = authorize_url(AUTHORIZE_PATH, trusted_client.client_id, prompt="none", redirect_uri=OTHER_PORT_URI)
     assert query(location(browser.get(request.url)))["error"] == "consent_required"
     # On its registered port it still skips the page.
@@ -279,17 +301,23 @@ def test_another_loopback_port_shows_the_page_even_for_a_client_registered_with_
     assert code_from(response, request)
 
 
-def test_approving_on_another_loopback_port_gives_that_uri_a_code_once_and_is_asked_again_next_time(browser, public_client):
+def test_approving_on_another_loopback_port_gives_that_uri_a_code_once_and_is_asked_again_next_time(
+    browser, public_client
+):
     request = authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI)
     response = approve_on(browser, browser.get(request.url))
     assert location(response).startswith(OTHER_PORT_URI + "?") and code_from(response, request)
 
-    again = browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI).url)
+    again = browser.get(
+        authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid", redirect_uri=OTHER_PORT_URI).url
+    )
 
     assert is_consent_page(again)
 
 
-def test_a_confidential_client_on_another_loopback_port_keeps_its_remembered_approval(browser, confidential_loopback_client):
+def test_a_confidential_client_on_another_loopback_port_keeps_its_remembered_approval(
+    browser, confidential_loopback_client
+):
     """Its secret identifies it at the token endpoint; a code sent to another process is useless."""
     client_id = confidential_loopback_client.client_id
     authorize_on(browser, client_id, scope="openid")
@@ -317,7 +345,9 @@ def test_connected_apps_lists_the_app_with_its_scopes(browser, public_client):
     assert catalogue()["orders:write"].description not in text
 
 
-def test_revoking_an_app_kills_its_tokens_for_that_user_and_forgets_the_consent(alice, browser, public_client, other_public_client):
+def test_revoking_an_app_kills_its_tokens_for_that_user_and_forgets_the_consent(
+    alice, browser, public_client, other_public_client
+):
     tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
     kept_other_app, _ = tokens_for(browser, other_public_client.client_id, scope="openid orders:read")
     bob_browser = page_client(customer())
@@ -331,7 +361,9 @@ def test_revoking_an_app_kills_its_tokens_for_that_user_and_forgets_the_consent(
     assert api_get(Client(), "/api/orders/", kept_other_app["access_token"]).status_code == 200
     assert api_get(Client(), "/api/orders/", kept_other_user["access_token"]).status_code == 200
     assert not Consent.objects.filter(user=alice, application=public_client.application).exists()
-    assert is_consent_page(browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid orders:read").url))
+    assert is_consent_page(
+        browser.get(authorize_url(AUTHORIZE_PATH, public_client.client_id, scope="openid orders:read").url)
+    )
     assert "Demo App" not in html.unescape(browser.get("/accounts/apps/").content.decode())
 
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.factories import customer
-from tests.oauth.helpers import Browser, live, location, query
+from tests.support.oauth import Browser, live, location, query
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo_client.py"
 

@@ -19,7 +19,7 @@ from joserfc import jws
 from oauth2_provider.models import get_access_token_model
 
 from oauth.registration import register_client
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     REDIRECT_URI,
     code_from,
     consent_form,
@@ -44,11 +44,27 @@ KNOWN_GRANT_TYPES = [
     "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "urn:ietf:params:oauth:grant-type:saml2-bearer", "urn:ietf:params:oauth:grant-type:token-exchange",
 ]
-KNOWN_RESPONSE_TYPES = ["code", "token", "id_token", "none", "code token", "code id_token", "id_token token", "code id_token token"]
+KNOWN_RESPONSE_TYPES = [
+    "code",
+    "token",
+    "id_token",
+    "none",
+    "code token",
+    "code id_token",
+    "id_token token",
+    "code id_token token",
+]
 KNOWN_RESPONSE_MODES = ["query", "fragment", "form_post"]
 KNOWN_CODE_CHALLENGE_METHODS = ["S256", "plain"]
 KNOWN_PROMPT_VALUES = ["none", "login", "consent", "select_account", "create"]
-KNOWN_CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "client_secret_jwt", "private_key_jwt", "tls_client_auth"]
+KNOWN_CLIENT_AUTH_METHODS = [
+    "client_secret_basic",
+    "client_secret_post",
+    "none",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "tls_client_auth",
+]
 VERIFIER = "v" * 50
 
 
@@ -114,7 +130,9 @@ def test_both_documents_name_the_issuer_and_agree_on_every_entry_they_share(clie
     oidc, rfc8414 = (client.get(url).json() for url in DOCUMENTS.values())
 
     assert oidc["issuer"] == rfc8414["issuer"] == issuer
-    assert {key: oidc[key] for key in oidc.keys() & rfc8414.keys()} == {key: rfc8414[key] for key in oidc.keys() & rfc8414.keys()}
+    assert {key: oidc[key] for key in oidc.keys() & rfc8414.keys()} == {
+        key: rfc8414[key] for key in oidc.keys() & rfc8414.keys()
+    }
 
 
 # --- Grant types (token endpoint) ---------------------------------------------------------------
@@ -122,7 +140,9 @@ def test_both_documents_name_the_issuer_and_agree_on_every_entry_they_share(clie
 
 def test_every_advertised_grant_type_is_served(document, service_client):
     for grant_type in document["grant_types_supported"]:
-        error = token_error(document, {"grant_type": grant_type}, **basic(service_client.client_id, service_client.client_secret))
+        error = token_error(
+            document, {"grant_type": grant_type}, **basic(service_client.client_id, service_client.client_secret)
+        )
         assert error != "unsupported_grant_type", grant_type
 
 
@@ -140,7 +160,9 @@ def test_every_grant_type_not_advertised_is_unsupported(document, service_client
 
 def test_every_advertised_response_type_is_accepted(document, browser, every_scope_client):
     for response_type in document["response_types_supported"]:
-        assert is_consent_page(authorize(browser, document, every_scope_client.client_id, response_type=response_type)), response_type
+        assert is_consent_page(
+            authorize(browser, document, every_scope_client.client_id, response_type=response_type)
+        ), response_type
 
 
 def test_every_response_type_not_advertised_is_refused(document, browser, every_scope_client):
@@ -156,13 +178,18 @@ def test_every_advertised_response_mode_is_accepted(document, browser, every_sco
 
 def test_every_response_mode_not_advertised_is_refused(document, browser, every_scope_client):
     for mode in set(KNOWN_RESPONSE_MODES) - set(document["response_modes_supported"]):
-        assert client_error(authorize(browser, document, every_scope_client.client_id, response_mode=mode)) == "invalid_request", mode
+        assert (
+            client_error(authorize(browser, document, every_scope_client.client_id, response_mode=mode))
+            == "invalid_request"
+        ), mode
 
 
 def test_every_advertised_code_challenge_method_is_accepted_and_no_other(document, browser, every_scope_client):
     for method in KNOWN_CODE_CHALLENGE_METHODS:
         challenge = s256(VERIFIER) if method == "S256" else VERIFIER
-        response = authorize(browser, document, every_scope_client.client_id, code_challenge=challenge, code_challenge_method=method)
+        response = authorize(
+            browser, document, every_scope_client.client_id, code_challenge=challenge, code_challenge_method=method
+        )
         if method in document["code_challenge_methods_supported"]:
             assert is_consent_page(response), method
         else:
@@ -182,7 +209,9 @@ def test_every_advertised_prompt_value_is_accepted_and_no_other(document, browse
 def test_every_advertised_scope_is_accepted_and_an_unknown_one_is_refused(document, browser, every_scope_client):
     for scope in document["scopes_supported"]:
         assert is_consent_page(authorize(browser, document, every_scope_client.client_id, scope=scope)), scope
-    assert client_error(authorize(browser, document, every_scope_client.client_id, scope="openid nope")) == "invalid_scope"
+    assert (
+        client_error(authorize(browser, document, every_scope_client.client_id, scope="openid nope")) == "invalid_scope"
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,7 +221,9 @@ def test_every_advertised_scope_is_accepted_and_an_unknown_one_is_refused(docume
         ("request_uri", "https://app.example.com/request.jwt", True, "request_uri_not_supported"),
     ],
 )
-def test_request_objects_are_served_exactly_as_advertised(document, browser, every_scope_client, parameter, value, default, refusal):
+def test_request_objects_are_served_exactly_as_advertised(
+    document, browser, every_scope_client, parameter, value, default, refusal
+):
     response = authorize(browser, document, every_scope_client.client_id, **{parameter: value})
 
     if document.get(f"{parameter}_parameter_supported", default):
@@ -218,11 +249,24 @@ def check_token_auth(method: str, document: dict, browser, service, public) -> i
     if method == "client_secret_basic":
         data, headers = {"grant_type": "client_credentials"}, basic(service.client_id, service.client_secret)
     elif method == "client_secret_post":
-        data, headers = {"grant_type": "client_credentials", "client_id": service.client_id, "client_secret": service.client_secret}, {}
+        data, headers = (
+            {
+                "grant_type": "client_credentials",
+                "client_id": service.client_id,
+                "client_secret": service.client_secret,
+            },
+            {},
+        )
     elif method == "none":
         response = authorize(browser, document, public.client_id)
-        code = code_from(response if response.status_code == 302 else browser.post(
-            path(document, "authorization_endpoint"), {**consent_form(response.content.decode()), "allow": "Authorize"}))
+        code = code_from(
+            response
+            if response.status_code == 302
+            else browser.post(
+                path(document, "authorization_endpoint"),
+                {**consent_form(response.content.decode()), "allow": "Authorize"},
+            )
+        )
         data = {"grant_type": "authorization_code", "code": code, "client_id": public.client_id,
                 "redirect_uri": REDIRECT_URI, "code_verifier": VERIFIER}
         headers = {}
@@ -238,7 +282,9 @@ def check_token_auth(method: str, document: dict, browser, service, public) -> i
     return form_post(Client(), path(document, "token_endpoint"), data, **headers).status_code
 
 
-def test_every_advertised_token_endpoint_auth_method_works_and_no_other(document, browser, service_client, public_client):
+def test_every_advertised_token_endpoint_auth_method_works_and_no_other(
+    document, browser, service_client, public_client
+):
     for method in sorted(set(KNOWN_CLIENT_AUTH_METHODS) | set(document["token_endpoint_auth_methods_supported"])):
         status = check_token_auth(method, document, browser, service_client, public_client)
         if method in document["token_endpoint_auth_methods_supported"]:
@@ -274,7 +320,10 @@ def test_every_advertised_introspection_auth_method_works_and_no_other(document,
     token = mint_token(None, service_client.application, "orders:read")
     tries = {
         "client_secret_basic": ({"token": token}, basic(resource_server.client_id, resource_server.client_secret)),
-        "client_secret_post": ({"token": token, "client_id": resource_server.client_id, "client_secret": resource_server.client_secret}, {}),
+        "client_secret_post": (
+            {"token": token, "client_id": resource_server.client_id, "client_secret": resource_server.client_secret},
+            {},
+        ),
         "none": ({"token": token, "client_id": resource_server.client_id}, {}),
     }
     advertised = document["introspection_endpoint_auth_methods_supported"]

@@ -93,7 +93,21 @@ def test_check_deploy_in_production_reports_nothing_about_the_provider(tmp_path)
     environ = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "OIDC_", "DATABASE_", "REDIS_", "PUBLIC_", "ALLOWED_", "CSRF_", "CORS_", "TRUSTED_", "WEB_", "TOKEN_"))
+        if not key.startswith(
+            (
+                "DJANGO_",
+                "OIDC_",
+                "DATABASE_",
+                "REDIS_",
+                "PUBLIC_",
+                "ALLOWED_",
+                "CSRF_",
+                "CORS_",
+                "TRUSTED_",
+                "WEB_",
+                "TOKEN_",
+            )
+        )
     }
     environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -175,7 +189,10 @@ def test_register_client_prints_the_id_and_no_secret_for_a_public_client():
     assert application.authorization_grant_type == Application.GRANT_AUTHORIZATION_CODE
     assert application.redirect_uris == "http://127.0.0.1:8765/callback"
     assert application.algorithm == Application.RS256_ALGORITHM
-    assert ClientPolicy.objects.get(application=application).scope_list == "openid profile email orders:read orders:write".split()
+    assert (
+        ClientPolicy.objects.get(application=application).scope_list
+        == "openid profile email orders:read orders:write".split()
+    )
 
 
 @pytest.mark.django_db
@@ -198,22 +215,75 @@ def test_register_client_prints_a_confidential_clients_secret_once_and_stores_it
 @pytest.mark.parametrize(
     "options",
     [
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["http://app.example.com/callback"], "scopes": "openid"},
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["http://localhost:8765/callback"], "scopes": "openid"},
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["https://app.example.com/cb#frag"], "scopes": "openid"},
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["https://user@app.example.com/cb"], "scopes": "openid"},
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["https://*.example.com/cb"], "scopes": "openid"},
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["http://app.example.com/callback"],
+            "scopes": "openid",
+        },
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["http://localhost:8765/callback"],
+            "scopes": "openid",
+        },
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["https://app.example.com/cb#frag"],
+            "scopes": "openid",
+        },
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["https://user@app.example.com/cb"],
+            "scopes": "openid",
+        },
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["https://*.example.com/cb"],
+            "scopes": "openid",
+        },
         {"type": "public", "grant": "authorization-code", "redirect_uris": ["/relative"], "scopes": "openid"},
         {"type": "public", "grant": "authorization-code", "redirect_uris": [], "scopes": "openid"},
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["https://app.example.com/cb"], "scopes": "openid admin"},
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["https://app.example.com/cb"], "scopes": ""},
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["https://app.example.com/cb"],
+            "scopes": "openid admin",
+        },
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["https://app.example.com/cb"],
+            "scopes": "",
+        },
         {"type": "confidential", "grant": "client-credentials", "scopes": "orders:read"},
         {"type": "confidential", "grant": "client-credentials", "scopes": "orders:read", "role": "support"},
         {"type": "confidential", "grant": "client-credentials", "scopes": "orders:read", "region": "EU"},
-        {"type": "confidential", "grant": "client-credentials", "scopes": "orders:read", "role": "root", "region": "EU"},
+        {
+            "type": "confidential",
+            "grant": "client-credentials",
+            "scopes": "orders:read",
+            "role": "root",
+            "region": "EU",
+        },
         {"type": "public", "grant": "client-credentials", "scopes": "orders:read", "role": "support", "region": "EU"},
-        {"type": "confidential", "grant": "client-credentials", "scopes": "openid orders:read", "role": "support", "region": "EU"},
-        {"type": "public", "grant": "authorization-code", "redirect_uris": ["https://app.example.com/cb"], "scopes": "openid", "introspect": True},
+        {
+            "type": "confidential",
+            "grant": "client-credentials",
+            "scopes": "openid orders:read",
+            "role": "support",
+            "region": "EU",
+        },
+        {
+            "type": "public",
+            "grant": "authorization-code",
+            "redirect_uris": ["https://app.example.com/cb"],
+            "scopes": "openid",
+            "introspect": True,
+        },
     ],
     ids=[
         "http non-loopback redirect",
@@ -247,4 +317,11 @@ def test_register_client_refuses_an_unsafe_registration(options):
 @pytest.mark.django_db
 def test_register_client_refuses_an_existing_client_id(public_client):
     with pytest.raises(CommandError):
-        register("Again", type="public", grant="authorization-code", redirect_uris=["https://a.example/cb"], scopes="openid", client_id=public_client.client_id)
+        register(
+            "Again",
+            type="public",
+            grant="authorization-code",
+            redirect_uris=["https://a.example/cb"],
+            scopes="openid",
+            client_id=public_client.client_id,
+        )

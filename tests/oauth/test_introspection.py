@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from tests.oauth.helpers import INTROSPECT_PATH, form_post, mint_token
+from tests.support.oauth import INTROSPECT_PATH, form_post, mint_token
 
 AccessToken = get_access_token_model()
 
@@ -107,7 +107,9 @@ def test_introspection_with_a_token_as_credential_is_refused(token, alice, publi
 
 
 def test_introspection_is_post_only(resource_server, token):
-    response = Client().get(f"{INTROSPECT_PATH}?token={token}", headers=basic(resource_server.client_id, resource_server.client_secret))
+    response = Client().get(
+        f"{INTROSPECT_PATH}?token={token}", headers=basic(resource_server.client_id, resource_server.client_secret)
+    )
 
     assert response.status_code == 405
 

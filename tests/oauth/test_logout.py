@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from tests.oauth.helpers import HTTPS_REDIRECT_URI, forms, tokens_for
+from tests.support.oauth import HTTPS_REDIRECT_URI, forms, tokens_for
 
 pytestmark = pytest.mark.django_db
 
@@ -123,12 +123,16 @@ def test_an_unreadable_or_forged_id_token_hint_is_a_400_page(client, public_clie
     assert_refused(logout(client, id_token_hint=hint), logged)
 
 
-def test_an_id_token_hint_for_another_client_than_client_id_is_a_400_page(client, id_token, other_public_client, logged):
+def test_an_id_token_hint_for_another_client_than_client_id_is_a_400_page(
+    client, id_token, other_public_client, logged
+):
     assert_refused(logout(client, id_token_hint=id_token, client_id=other_public_client.client_id), logged)
 
 
 def test_a_post_logout_redirect_uri_the_client_did_not_register_is_a_400_page(client, id_token, public_client, logged):
-    response = logout(client, id_token_hint=id_token, client_id=public_client.client_id, post_logout_redirect_uri=HTTPS_REDIRECT_URI)
+    response = logout(
+        client, id_token_hint=id_token, client_id=public_client.client_id, post_logout_redirect_uri=HTTPS_REDIRECT_URI
+    )
 
     assert_refused(response, logged)
 

@@ -15,8 +15,8 @@ from orders.models import Order
 from permissions import policy
 from permissions.principals import ClientPrincipal
 from tests.factories import OrderFactory, customer
-from tests.oauth.helpers import api_get, api_post, assert_api_error
 from tests.oauth.test_token_scopes import machine_token
+from tests.support.oauth import api_get, api_post, assert_api_error
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,9 @@ def test_no_machine_client_holds_a_persons_permission(role):
 @pytest.mark.parametrize("perm", sorted(policy.person_only()))
 @pytest.mark.parametrize("role", ["customer", "support", "manager", "admin"])
 def test_the_policy_refuses_a_machine_client_every_person_only_action(role, perm):
-    principal = ClientPrincipal(client_id="c", role=role, region="" if role == "admin" else Region.EU, scopes=tuple(WRITE.split()))
+    principal = ClientPrincipal(
+        client_id="c", role=role, region="" if role == "admin" else Region.EU, scopes=tuple(WRITE.split())
+    )
 
     decision = policy.decide(principal, perm)
 

@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 
 from accounts import sessions
 from tests.factories import PASSWORD
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     AUTHORIZE_PATH,
     REDIRECT_URI,
     authorize_on,
@@ -24,7 +24,7 @@ from tests.oauth.helpers import (
     location,
     query,
 )
-from tests.permissions.sessions import page_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,9 @@ def test_prompt_login_with_a_session_sends_the_user_to_sign_in_again(browser, al
     assert login_page.status_code == 200  # the form, although signed in
     assert b'name="password"' in login_page.content
     # Signing in again leads back to the authorization, which now goes on.
-    signed_in = browser.post("/accounts/login/", {"email": alice.email, "password": "a long test passphrase 42", "next": next_url})
+    signed_in = browser.post(
+        "/accounts/login/", {"email": alice.email, "password": "a long test passphrase 42", "next": next_url}
+    )
     assert signed_in.status_code == 302 and signed_in["Location"] == next_url
     assert "authorizationForm" in browser.get(next_url).content.decode()
 
@@ -225,8 +227,15 @@ def test_after_signing_in_again_auth_time_is_the_new_sign_in(alice, public_clien
 
     login_page = browser.get(f"/accounts/login/?reauth=1&next={next_url}")
     before = time.time()
-    browser.post("/accounts/login/", {"csrfmiddlewaretoken": csrf_from(login_page.content.decode()), "email": alice.email,
-                                      "password": "a long test passphrase 42", "next": next_url})
+    browser.post(
+        "/accounts/login/",
+        {
+            "csrfmiddlewaretoken": csrf_from(login_page.content.decode()),
+            "email": alice.email,
+            "password": "a long test passphrase 42",
+            "next": next_url,
+        },
+    )
     response = browser.get(next_url)
     code = code_from(response, request)
     tokens = exchange_code(Client(), public_client.client_id, code, request).json()

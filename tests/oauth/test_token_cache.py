@@ -45,8 +45,9 @@ from core.unavailable import is_service_outage
 from oauth import consent, token_cache
 from oauth.models import ClientPolicy
 from tests.factories import PASSWORD, OrderFactory, admin, customer, support
-from tests.oauth.helpers import REVOKE_PATH, TOKEN_PATH, api_get, assert_api_error, form_post, mint_token
-from tests.permissions.sessions import api_call, api_client, page_client
+from tests.support.clients import api_call, api_client
+from tests.support.oauth import REVOKE_PATH, TOKEN_PATH, api_get, assert_api_error, form_post, mint_token
+from tests.support.sign_in import page_client
 
 AccessToken = get_access_token_model()
 Application = get_application_model()
@@ -314,7 +315,11 @@ def test_a_password_change_refuses_every_cached_token_at_once(token, alice, othe
 
     response = browser.post(
         "/accounts/password/change/",
-        {"old_password": PASSWORD, "new_password1": "a brand new passphrase 77", "new_password2": "a brand new passphrase 77"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a brand new passphrase 77",
+            "new_password2": "a brand new passphrase 77",
+        },
     )
 
     assert response.status_code == 302, response.content
@@ -411,7 +416,9 @@ def test_a_sign_in_keeps_the_users_cached_tokens(token, alice):
 
 
 @pytest.mark.parametrize(
-    "update_fields", [None, ["name"], ["last_login", "name"], ["password"]], ids=["all", "name", "last_login+name", "password"]
+    "update_fields",
+    [None, ["name"], ["last_login", "name"], ["password"]],
+    ids=["all", "name", "last_login+name", "password"],
 )
 def test_any_other_user_save_removes_the_users_entries(token, alice, update_fields):
     warm(token)

@@ -17,7 +17,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from accounts.models import AuditEvent
 from oauth.models import ClientPolicy, Consent, SpentRefreshToken, digest
 from tests.factories import PASSWORD
-from tests.oauth.helpers import (
+from tests.support.oauth import (
     REDIRECT_URI,
     TOKEN_PATH,
     api_post,
@@ -70,7 +70,9 @@ def test_a_wrong_code_verifier_does_not_burn_the_code(browser, public_client):
     response, request = authorize_on(browser, public_client.client_id)
     code = code_from(response, request)
 
-    assert_oauth_error(exchange_code(Client(), public_client.client_id, code, request, code_verifier="x" * 64), "invalid_grant")
+    assert_oauth_error(
+        exchange_code(Client(), public_client.client_id, code, request, code_verifier="x" * 64), "invalid_grant"
+    )
     answer = exchange_code(Client(), public_client.client_id, code, request)
 
     assert answer.status_code == 200, answer.content
@@ -150,7 +152,7 @@ def test_an_expired_code_is_invalid_grant(browser, public_client):
 
 
 def test_an_unknown_code_is_invalid_grant(public_client):
-    from tests.oauth.helpers import authorize_url
+    from tests.support.oauth import authorize_url
 
     request = authorize_url("/o/authorize/", public_client.client_id)
 
@@ -213,7 +215,10 @@ def test_a_refresh_after_the_client_was_narrowed_carries_only_the_scopes_still_a
     assert answer.status_code == 200, answer.content
     refreshed = answer.json()
     assert set(refreshed["scope"].split()) == {"openid", "orders:read"}
-    assert AccessToken.objects.get(token_checksum=digest(refreshed["access_token"])).scope.split() == ["openid", "orders:read"]
+    assert AccessToken.objects.get(token_checksum=digest(refreshed["access_token"])).scope.split() == [
+        "openid",
+        "orders:read",
+    ]
     assert_api_error(create_order(refreshed["access_token"]), 403, "INSUFFICIENT_SCOPE")
     # The chain stays narrowed: the next refresh cannot win the scope back.
     again = refresh(public_client.client_id, refreshed["refresh_token"])
@@ -228,7 +233,11 @@ def test_a_refresh_asking_for_a_scope_the_client_may_no_longer_ask_for_is_invali
     answer = refresh(public_client.client_id, tokens["refresh_token"], scope="openid orders:write")
 
     assert_oauth_error(answer, "invalid_scope")
-    assert not AccessToken.objects.filter(scope__contains="orders:write").exclude(token_checksum=digest(tokens["access_token"])).exists()
+    assert (
+        not AccessToken.objects.filter(scope__contains="orders:write")
+        .exclude(token_checksum=digest(tokens["access_token"]))
+        .exists()
+    )
 
 
 def test_a_refresh_carries_only_what_the_users_remembered_consent_still_covers(browser, public_client, alice):
@@ -269,10 +278,16 @@ def assert_family_alive(refresh_token: str) -> None:
     ],
     ids=["invalid target", "unknown scope", "wider scope", "another client", "unknown client"],
 )
-def test_a_refused_refresh_leaves_the_refresh_token_usable(browser, public_client, other_public_client, overrides, error, status):
+def test_a_refused_refresh_leaves_the_refresh_token_usable(
+    browser, public_client, other_public_client, overrides, error, status
+):
     tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
 
-    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": public_client.client_id}
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+        "client_id": public_client.client_id,
+    }
     refused = form_post(Client(), TOKEN_PATH, {**data, **overrides})
     assert_oauth_error(refused, error, status)
     assert not SpentRefreshToken.objects.filter(token_checksum=digest(tokens["refresh_token"])).exists()
@@ -294,7 +309,11 @@ def test_a_cache_outage_while_issuing_changes_nothing_and_the_refresh_token_stay
         during = form_post(
             Client(raise_request_exception=False),
             TOKEN_PATH,
-            {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": public_client.client_id},
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": public_client.client_id,
+            },
         )
 
     assert during.status_code == 503, during.content
@@ -341,7 +360,10 @@ def test_the_password_grant_is_unsupported_with_any_client_and_any_password(alic
     assert not AccessToken.objects.exists()
 
 
-@pytest.mark.parametrize("grant_type", ["implicit", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"])
+@pytest.mark.parametrize(
+    "grant_type",
+    ["implicit", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+)
 def test_other_grant_types_do_not_exist(public_client, grant_type):
     response = form_post(Client(), TOKEN_PATH, {"grant_type": grant_type, "client_id": public_client.client_id})
 
@@ -361,11 +383,20 @@ def test_client_secrets_are_stored_hashed_with_the_fast_keyed_hasher(service_cli
 
 
 def test_a_confidential_client_authenticates_with_its_plain_secret(service_client):
-    ok = form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers=basic(service_client.client_id, service_client.client_secret))
+    ok = form_post(
+        Client(),
+        TOKEN_PATH,
+        {"grant_type": "client_credentials"},
+        headers=basic(service_client.client_id, service_client.client_secret),
+    )
     in_body = form_post(
         Client(),
         TOKEN_PATH,
-        {"grant_type": "client_credentials", "client_id": service_client.client_id, "client_secret": service_client.client_secret},
+        {
+            "grant_type": "client_credentials",
+            "client_id": service_client.client_id,
+            "client_secret": service_client.client_secret,
+        },
     )
 
     assert ok.status_code == 200, ok.content
@@ -386,7 +417,9 @@ def test_a_confidential_client_with_a_wrong_or_missing_secret_is_invalid_client(
 
 
 def test_a_public_client_cannot_use_client_credentials(public_client):
-    response = form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials", "client_id": public_client.client_id})
+    response = form_post(
+        Client(), TOKEN_PATH, {"grant_type": "client_credentials", "client_id": public_client.client_id}
+    )
 
     assert response.status_code in (400, 401)
     assert response.json()["error"] in {"invalid_client", "unauthorized_client"}
@@ -410,7 +443,8 @@ def test_a_client_credentials_client_cannot_ask_for_more_than_its_scopes(service
 @pytest.fixture
 def frozen_ratelimit_clock():
     """Freeze django-ratelimit's clock so the fixed window cannot roll over mid-test."""
-    frozen = SimpleNamespace(time=lambda now=time.time(): now)
+    now = time.time()
+    frozen = SimpleNamespace(time=lambda: now)
     with mock.patch("django_ratelimit.core.time", frozen):
         yield
 
@@ -428,9 +462,27 @@ def test_the_token_endpoint_is_rate_limited_per_client(settings, service_client,
     assert AccessToken.objects.count() == 3
     # The limit is the client's own: another client is not held back, and the same
     # client named in the form body instead of the header is the same client.
-    other = form_post(Client(), TOKEN_PATH, {"grant_type": "authorization_code", "code": "x", "client_id": public_client.client_id, "redirect_uri": REDIRECT_URI, "code_verifier": "v" * 43})
+    other = form_post(
+        Client(),
+        TOKEN_PATH,
+        {
+            "grant_type": "authorization_code",
+            "code": "x",
+            "client_id": public_client.client_id,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": "v" * 43,
+        },
+    )
     assert other.status_code == 400
-    in_body = form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials", "client_id": service_client.client_id, "client_secret": service_client.client_secret})
+    in_body = form_post(
+        Client(),
+        TOKEN_PATH,
+        {
+            "grant_type": "client_credentials",
+            "client_id": service_client.client_id,
+            "client_secret": service_client.client_secret,
+        },
+    )
     assert in_body.status_code == 429
 
 
@@ -454,7 +506,9 @@ def assert_throttled(response) -> None:
     assert response["Cache-Control"] == "no-store"
 
 
-def test_garbage_naming_a_public_client_does_not_lock_its_users_out(settings, browser, public_client, frozen_ratelimit_clock):
+def test_garbage_naming_a_public_client_does_not_lock_its_users_out(
+    settings, browser, public_client, frozen_ratelimit_clock
+):
     settings.TOKEN_RATE_PER_CLIENT = "3/m"
     settings.TOKEN_RATE_PER_IP = "1000/m"
 
@@ -467,14 +521,21 @@ def test_garbage_naming_a_public_client_does_not_lock_its_users_out(settings, br
     exchanged = exchange_code(Client(), public_client.client_id, code_from(response, request), request, **{})
     assert exchanged.status_code == 200, exchanged.content
     refreshed = form_post(
-        Client(), TOKEN_PATH,
-        {"grant_type": "refresh_token", "refresh_token": exchanged.json()["refresh_token"], "client_id": public_client.client_id},
+        Client(),
+        TOKEN_PATH,
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": exchanged.json()["refresh_token"],
+            "client_id": public_client.client_id,
+        },
         **USER_IP,
     )
     assert refreshed.status_code == 200, refreshed.content
 
 
-def test_the_token_endpoint_throttles_an_address_whatever_client_it_names(settings, public_client, frozen_ratelimit_clock):
+def test_the_token_endpoint_throttles_an_address_whatever_client_it_names(
+    settings, public_client, frozen_ratelimit_clock
+):
     settings.TOKEN_RATE_PER_IP = "4/m"
     settings.TOKEN_RATE_PER_CLIENT = "1000/m"
     names = ["no-such-client", public_client.client_id, "another-made-up-id", public_client.client_id]
@@ -487,16 +548,23 @@ def test_the_token_endpoint_throttles_an_address_whatever_client_it_names(settin
     assert garbage_exchange(public_client.client_id, **USER_IP).status_code == 400  # another address is not held back
 
 
-def test_an_authenticated_confidential_client_is_throttled_per_client_from_any_address(settings, service_client, frozen_ratelimit_clock):
+def test_an_authenticated_confidential_client_is_throttled_per_client_from_any_address(
+    settings, service_client, frozen_ratelimit_clock
+):
     settings.TOKEN_RATE_PER_CLIENT = "3/m"
     settings.TOKEN_RATE_PER_IP = "1000/m"
     wrong = basic(service_client.client_id, "not-the-secret")
-    failed = [form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers=wrong, **ATTACKER) for _ in range(5)]
+    failed = [
+        form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers=wrong, **ATTACKER)
+        for _ in range(5)
+    ]
     assert {answer.status_code for answer in failed} == {401}
     headers = basic(service_client.client_id, service_client.client_secret)
 
     answers = [
-        form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers=headers, REMOTE_ADDR=f"192.0.2.{n}")
+        form_post(
+            Client(), TOKEN_PATH, {"grant_type": "client_credentials"}, headers=headers, REMOTE_ADDR=f"192.0.2.{n}"
+        )
         for n in range(1, 5)
     ]
 

@@ -19,8 +19,9 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from accounts.models import Region, Role, User
 from orders.models import Order, RefundRequest
 from tests.factories import OrderFactory, RefundRequestFactory, UserFactory, admin, customer
-from tests.oauth.helpers import api_get, api_post, assert_api_error, mint_token, refresh, tokens_for
-from tests.permissions.sessions import api_call, api_client, page_client
+from tests.support.clients import api_call, api_client
+from tests.support.oauth import api_get, api_post, assert_api_error, mint_token, refresh, tokens_for
+from tests.support.sign_in import page_client
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -125,8 +126,20 @@ ACTIONS = {
     # name: (role, make the object, path, body, status with read+write, what changed)
     "customer pays own order": ("customer", "own pending order", "/api/orders/{id}/pay/", None, 200),
     "customer cancels own order": ("customer", "own pending order", "/api/orders/{id}/cancel/", None, 200),
-    "customer requests a refund": ("customer", "own paid order", "/api/orders/{id}/refund-requests/", {"reason": "Broken"}, 201),
-    "support requests a refund": ("support", "paid order in region", "/api/orders/{id}/refund-requests/", {"reason": "Broken"}, 201),
+    "customer requests a refund": (
+        "customer",
+        "own paid order",
+        "/api/orders/{id}/refund-requests/",
+        {"reason": "Broken"},
+        201,
+    ),
+    "support requests a refund": (
+        "support",
+        "paid order in region",
+        "/api/orders/{id}/refund-requests/",
+        {"reason": "Broken"},
+        201,
+    ),
     "manager approves a refund": ("manager", "refund request", "/api/refund-requests/{id}/approve/", None, 200),
     "manager rejects a refund": ("manager", "refund request", "/api/refund-requests/{id}/reject/", None, 200),
     "admin approves a refund": ("admin", "refund request", "/api/refund-requests/{id}/approve/", None, 200),
@@ -201,7 +214,12 @@ def test_an_admin_session_can_use_the_users_api():
 
 PERMISSIONS = {
     ("customer", "orders:read"): ["orders.view_order", "orders.view_refundrequest"],
-    ("customer", "orders:write"): ["orders.add_order", "orders.cancel_order", "orders.pay_order", "orders.request_refund"],
+    ("customer", "orders:write"): [
+        "orders.add_order",
+        "orders.cancel_order",
+        "orders.pay_order",
+        "orders.request_refund",
+    ],
     ("support", "orders:read"): ["orders.view_order", "orders.view_refundrequest"],
     ("support", "orders:write"): ["orders.request_refund"],
     ("manager", "orders:read"): ["orders.view_order", "orders.view_refundrequest"],
@@ -210,7 +228,15 @@ PERMISSIONS = {
     ("admin", "orders:write"): ["orders.decide_refund"],
 }
 
-ME_SCOPES = ["openid", "orders:read", "orders:write", "orders:read orders:write", "openid profile", "openid email", "openid profile email orders:read orders:write"]
+ME_SCOPES = [
+    "openid",
+    "orders:read",
+    "orders:write",
+    "orders:read orders:write",
+    "openid profile",
+    "openid email",
+    "openid profile email orders:read orders:write",
+]
 
 
 @pytest.mark.parametrize("scopes", ME_SCOPES)
@@ -313,7 +339,11 @@ def test_changing_the_password_revokes_every_token(public_client, other_public_c
 
     response = browser.post(
         "/accounts/password/change/",
-        {"old_password": password, "new_password1": "a brand new passphrase 77", "new_password2": "a brand new passphrase 77"},
+        {
+            "old_password": password,
+            "new_password1": "a brand new passphrase 77",
+            "new_password2": "a brand new passphrase 77",
+        },
     )
 
     assert response.status_code == 302, response.content
@@ -339,8 +369,9 @@ def test_deleting_a_user_revokes_their_tokens(public_client):
 
 
 def machine_token(role: str, region: str, scopes: str) -> tuple[str, str]:
-    from oauth.registration import register_client
     from oauth2_provider.models import get_application_model
+
+    from oauth.registration import register_client
 
     registered = register_client(
         name=f"Machine {role}", client_type="confidential", grant="client-credentials", scopes=scopes.split(),
@@ -362,7 +393,12 @@ def test_a_machine_client_never_decides_a_refund_whatever_its_role():
     refund.refresh_from_db()
     assert refund.status == RefundRequest.Status.PENDING
     me = api_get(Client(), "/api/me/", token).json()
-    assert me == {"client_id": client_id, "role": "manager", "region": "EU", "permissions": ["orders.view_order", "orders.view_refundrequest"]}
+    assert me == {
+        "client_id": client_id,
+        "role": "manager",
+        "region": "EU",
+        "permissions": ["orders.view_order", "orders.view_refundrequest"],
+    }
 
 
 def test_a_machine_clients_refund_request_names_the_client_not_a_user():

@@ -11,10 +11,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Region, Role, User, UserSession
+from accounts.models import AuditEvent, Region, User, UserSession
 from orders.models import Order, RefundRequest
 from tests.factories import PASSWORD, OrderFactory, RefundRequestFactory, admin, customer, manager, support
-from tests.permissions.sessions import api_call, api_client, api_post, page_client
+from tests.support.clients import api_call, api_client, api_post, error
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 
@@ -24,15 +25,6 @@ REFUND_KEYS = {"id", "order", "requested_by", "status", "decided_by", "reason", 
 REFUND_EXTRA_KEYS = {"requested_by_client"}
 USER_KEYS = {"id", "email", "name", "role", "region", "is_active"}
 ISO_8601 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-
-
-def error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["status"] == "error" and body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def bulk_orders(owner: User, count: int, *, status: str = Order.Status.PENDING, start=None, step=timedelta(seconds=1)):
@@ -103,7 +95,14 @@ class TestShapes:
         ada, maria = admin(), manager(Region.EU)
         client = api_client(ada)
         body = client.get(f"/api/users/{maria.id}/").json()
-        assert body == {"id": str(maria.id), "email": maria.email, "name": maria.name, "role": "manager", "region": "EU", "is_active": True}
+        assert body == {
+            "id": str(maria.id),
+            "email": maria.email,
+            "name": maria.name,
+            "role": "manager",
+            "region": "EU",
+            "is_active": True,
+        }
         assert client.get(f"/api/users/{ada.id}/").json()["region"] is None
 
     def test_errors_are_json_with_the_contract_shape(self):
@@ -147,19 +146,29 @@ class TestCreateOrder:
     )
     def test_fields_the_client_may_not_set_are_named_and_nothing_is_written(self, extra):
         alice = customer(Region.EU)
-        body = error(api_post(api_client(alice), "/api/orders/", {"amount": "10.00", "currency": "EUR", **extra}), 400, "VALIDATION_ERROR")
+        body = error(
+            api_post(api_client(alice), "/api/orders/", {"amount": "10.00", "currency": "EUR", **extra}),
+            400,
+            "VALIDATION_ERROR",
+        )
         assert set(extra) <= set(body["fields"])
         assert all(isinstance(messages, list) and messages for messages in body["fields"].values())
         assert Order.objects.count() == 0
 
-    @pytest.mark.parametrize("amount", ["0", "0.00", "-1.00", "-0.01", "1.005", "0.001", "1000000.01", "10000000.00", "abc", "", None])
+    @pytest.mark.parametrize(
+        "amount", ["0", "0.00", "-1.00", "-0.01", "1.005", "0.001", "1000000.01", "10000000.00", "abc", "", None]
+    )
     def test_refused_amounts(self, amount):
         alice = customer()
-        body = error(api_post(api_client(alice), "/api/orders/", {"amount": amount, "currency": "EUR"}), 400, "VALIDATION_ERROR")
+        body = error(
+            api_post(api_client(alice), "/api/orders/", {"amount": amount, "currency": "EUR"}), 400, "VALIDATION_ERROR"
+        )
         assert "amount" in body["fields"]
         assert Order.objects.count() == 0
 
-    @pytest.mark.parametrize("amount,stored", [("1000000.00", "1000000.00"), ("0.01", "0.01"), ("500", "500.00"), ("12.5", "12.50")])
+    @pytest.mark.parametrize(
+        "amount,stored", [("1000000.00", "1000000.00"), ("0.01", "0.01"), ("500", "500.00"), ("12.5", "12.50")]
+    )
     def test_accepted_amounts(self, amount, stored):
         alice = customer()
         response = api_post(api_client(alice), "/api/orders/", {"amount": amount, "currency": "USD"})
@@ -170,7 +179,11 @@ class TestCreateOrder:
     @pytest.mark.parametrize("currency", ["GBP", "eur", "usd", "", "EURO", None])
     def test_only_eur_and_usd(self, currency):
         alice = customer()
-        body = error(api_post(api_client(alice), "/api/orders/", {"amount": "1.00", "currency": currency}), 400, "VALIDATION_ERROR")
+        body = error(
+            api_post(api_client(alice), "/api/orders/", {"amount": "1.00", "currency": currency}),
+            400,
+            "VALIDATION_ERROR",
+        )
         assert "currency" in body["fields"]
         assert Order.objects.count() == 0
 
@@ -181,7 +194,10 @@ class TestCreateOrder:
     def test_malformed_json_is_400(self):
         client = api_client(customer())
         response = client.post(
-            "/api/orders/", '{"amount": "1.00",', content_type="application/json", headers={"X-CSRFToken": client.cookies["csrftoken"].value}
+            "/api/orders/",
+            '{"amount": "1.00",',
+            content_type="application/json",
+            headers={"X-CSRFToken": client.cookies["csrftoken"].value},
         )
         error(response, 400, "VALIDATION_ERROR")
         assert Order.objects.count() == 0
@@ -189,22 +205,32 @@ class TestCreateOrder:
     def test_a_json_array_is_400(self):
         client = api_client(customer())
         response = client.post(
-            "/api/orders/", "[1, 2]", content_type="application/json", headers={"X-CSRFToken": client.cookies["csrftoken"].value}
+            "/api/orders/",
+            "[1, 2]",
+            content_type="application/json",
+            headers={"X-CSRFToken": client.cookies["csrftoken"].value},
         )
         error(response, 400, "VALIDATION_ERROR")
 
-    @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"])
+    @pytest.mark.parametrize(
+        "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"]
+    )
     def test_non_json_is_415(self, content_type):
         client = api_client(customer())
         response = client.post(
-            "/api/orders/", "amount=1.00&currency=EUR", content_type=content_type, headers={"X-CSRFToken": client.cookies["csrftoken"].value}
+            "/api/orders/",
+            "amount=1.00&currency=EUR",
+            content_type=content_type,
+            headers={"X-CSRFToken": client.cookies["csrftoken"].value},
         )
         error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
         assert Order.objects.count() == 0
 
     @pytest.mark.parametrize("make", [support, manager, admin], ids=["support", "manager", "admin"])
     def test_only_customers_create(self, make):
-        body = error(api_post(api_client(make()), "/api/orders/", {"amount": "1.00", "currency": "EUR"}), 403, "FORBIDDEN")
+        body = error(
+            api_post(api_client(make()), "/api/orders/", {"amount": "1.00", "currency": "EUR"}), 403, "FORBIDDEN"
+        )
         assert body["message"] == "You do not have permission to create orders"
         assert Order.objects.count() == 0
 
@@ -216,7 +242,7 @@ class TestCreateOrder:
 
 
 def api_login_enforcing_csrf(user) -> Client:
-    from tests.conftest import api_login
+    from tests.support.clients import api_login
 
     return api_login(Client(enforce_csrf_checks=True), user)
 
@@ -258,7 +284,9 @@ class TestPagination:
         assert len(client.get("/api/orders/?page_size=500").json()["results"]) == 500
         assert len(client.get("/api/orders/?page_size=499").json()["results"]) == 499
 
-    @pytest.mark.parametrize("query", ["page_size=0", "page_size=abc", "page_size=-5", "page_size=1.5", "page=0", "page=abc", "page=-1"])
+    @pytest.mark.parametrize(
+        "query", ["page_size=0", "page_size=abc", "page_size=-5", "page_size=1.5", "page=0", "page=abc", "page=-1"]
+    )
     def test_not_a_positive_integer_is_400(self, query):
         alice = customer()
         OrderFactory(owner=alice)
@@ -290,7 +318,8 @@ class TestPagination:
         now = timezone.now()
         orders = bulk_orders(alice, 4, status=Order.Status.PAID)
         refunds = RefundRequest.objects.bulk_create(
-            RefundRequest(order=o, requested_by=alice, reason="r", created_at=now - timedelta(hours=i % 2)) for i, o in enumerate(orders)
+            RefundRequest(order=o, requested_by=alice, reason="r", created_at=now - timedelta(hours=i % 2))
+            for i, o in enumerate(orders)
         )
         results = api_client(alice).get("/api/refund-requests/").json()["results"]
         expected = sorted(refunds, key=lambda r: (-r.created_at.timestamp(), str(r.id)))
@@ -306,7 +335,9 @@ class TestPagination:
         assert {o["id"] for o in body["results"]} == {str(o.id) for o in paid}
         assert client.get("/api/orders/?status=refunded").json()["count"] == 0
 
-    @pytest.mark.parametrize("path", ["/api/orders/?status=shipped", "/api/refund-requests/?status=paid", "/api/orders/?status=PAID"])
+    @pytest.mark.parametrize(
+        "path", ["/api/orders/?status=shipped", "/api/refund-requests/?status=paid", "/api/orders/?status=PAID"]
+    )
     def test_invalid_status_is_400(self, path):
         body = error(api_client(customer()).get(path), 400, "VALIDATION_ERROR")
         assert "status" in body["fields"]
@@ -315,7 +346,9 @@ class TestPagination:
         alice = customer()
         pending = RefundRequestFactory(order=OrderFactory(owner=alice, status=Order.Status.PAID))
         RefundRequestFactory(
-            order=OrderFactory(owner=alice, status=Order.Status.PAID), status=RefundRequest.Status.REJECTED, decided_at=timezone.now()
+            order=OrderFactory(owner=alice, status=Order.Status.PAID),
+            status=RefundRequest.Status.REJECTED,
+            decided_at=timezone.now(),
         )
         body = api_client(alice).get("/api/refund-requests/?status=pending").json()
         assert [r["id"] for r in body["results"]] == [str(pending.id)]
@@ -390,9 +423,17 @@ class TestActions:
         client = api_client(alice)
         body = error(api_post(client, f"/api/orders/{order.id}/refund-requests/", {}), 400, "VALIDATION_ERROR")
         assert "reason" in body["fields"]
-        body = error(api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "x" * 1001}), 400, "VALIDATION_ERROR")
+        body = error(
+            api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "x" * 1001}),
+            400,
+            "VALIDATION_ERROR",
+        )
         assert "reason" in body["fields"]
-        body = error(api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "r", "status": "approved"}), 400, "VALIDATION_ERROR")
+        body = error(
+            api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "r", "status": "approved"}),
+            400,
+            "VALIDATION_ERROR",
+        )
         assert "status" in body["fields"]
         assert RefundRequest.objects.count() == 0
 
@@ -401,20 +442,26 @@ class TestActions:
         refund_id = response.json()["id"]
         assert response.json()["requested_by"] == str(alice.id)
 
-        body = error(api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "Again"}), 403, "FORBIDDEN")
+        body = error(
+            api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "Again"}), 403, "FORBIDDEN"
+        )
         assert body["message"] == "You do not have permission to request a refund for this order"
         assert RefundRequest.objects.count() == 1
 
         response = api_post(api_client(maria), f"/api/refund-requests/{refund_id}/approve/")
         assert response.status_code == 200
         assert Order.objects.get(pk=order.pk).status == "refunded"
-        body = error(api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "Third"}), 403, "FORBIDDEN")
+        body = error(
+            api_post(client, f"/api/orders/{order.id}/refund-requests/", {"reason": "Third"}), 403, "FORBIDDEN"
+        )
         assert RefundRequest.objects.count() == 1
 
     def test_refund_of_a_pending_order_is_403(self):
         alice = customer()
         order = OrderFactory(owner=alice, status=Order.Status.PENDING)
-        body = error(api_post(api_client(alice), f"/api/orders/{order.id}/refund-requests/", {"reason": "r"}), 403, "FORBIDDEN")
+        body = error(
+            api_post(api_client(alice), f"/api/orders/{order.id}/refund-requests/", {"reason": "r"}), 403, "FORBIDDEN"
+        )
         assert body["message"] == "You do not have permission to request a refund for this order"
         assert RefundRequest.objects.count() == 0
 
@@ -431,7 +478,9 @@ class TestActions:
 
     def test_manager_above_the_limit_is_403_but_may_view(self):
         maria = manager()
-        refund = RefundRequestFactory(order=OrderFactory(owner=customer(), status=Order.Status.PAID, amount=Decimal("500.01")))
+        refund = RefundRequestFactory(
+            order=OrderFactory(owner=customer(), status=Order.Status.PAID, amount=Decimal("500.01"))
+        )
         client = api_client(maria)
         assert client.get(f"/api/refund-requests/{refund.id}/").status_code == 200
         body = error(api_post(client, f"/api/refund-requests/{refund.id}/approve/"), 403, "FORBIDDEN")
@@ -498,7 +547,11 @@ class TestUsers:
     def test_non_admins_are_refused_everything(self, make):
         target = customer()
         client = api_client(make())
-        attempts = (("GET", None, "view users"), ("PATCH", {"role": "admin"}, "change users"), ("DELETE", None, "delete users"))
+        attempts = (
+            ("GET", None, "view users"),
+            ("PATCH", {"role": "admin"}, "change users"),
+            ("DELETE", None, "delete users"),
+        )
         for method, data, action in attempts:
             body = error(api_call(client, method, f"/api/users/{target.id}/", data), 403, "FORBIDDEN")
             assert body["message"] == f"You do not have permission to {action}"  # the action attempted
@@ -584,7 +637,10 @@ class TestUsers:
         client = Client()
         token = client.get("/api/auth/csrf/").json()["csrfToken"]
         response = client.post(
-            "/api/auth/login/", {"email": carol.email, "password": PASSWORD}, content_type="application/json", headers={"X-CSRFToken": token}
+            "/api/auth/login/",
+            {"email": carol.email, "password": PASSWORD},
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
         )
         error(response, 401, "INVALID_CREDENTIALS")
 
@@ -623,7 +679,10 @@ class TestUsers:
         client = Client()
         token = client.get("/api/auth/csrf/").json()["csrfToken"]
         response = client.post(
-            "/api/auth/login/", {"email": email, "password": PASSWORD}, content_type="application/json", headers={"X-CSRFToken": token}
+            "/api/auth/login/",
+            {"email": email, "password": PASSWORD},
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
         )
         error(response, 401, "INVALID_CREDENTIALS")
 

@@ -131,8 +131,18 @@ def test_every_operation_documents_its_error_responses_with_the_envelope(client)
     assert error["required"] == ["status", "code", "message"]
     assert error["additionalProperties"] is False
     assert enum(error["properties"]["status"]) == ["error"]
-    assert {"VALIDATION_ERROR", "NOT_AUTHENTICATED", "INVALID_TOKEN", "FORBIDDEN", "INSUFFICIENT_SCOPE", "CSRF_FAILED",
-            "NOT_FOUND", "UNSUPPORTED_MEDIA_TYPE", "TOO_MANY_LOGIN_ATTEMPTS", "SERVICE_UNAVAILABLE"} <= set(enum(error["properties"]["code"]))
+    assert {
+        "VALIDATION_ERROR",
+        "NOT_AUTHENTICATED",
+        "INVALID_TOKEN",
+        "FORBIDDEN",
+        "INSUFFICIENT_SCOPE",
+        "CSRF_FAILED",
+        "NOT_FOUND",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "TOO_MANY_LOGIN_ATTEMPTS",
+        "SERVICE_UNAVAILABLE",
+    } <= set(enum(error["properties"]["code"]))
     for label, method, path, operation in operations(document):
         errors = {code for code in operation["responses"] if code >= "400"}
         expected = {"401", "503"}
@@ -173,5 +183,8 @@ def test_every_request_body_refuses_unknown_properties_and_says_what_the_server_
     assert schemas["PatchedUserUpdate"]["minProperties"] == 1
     assert schemas["OrderCreate"]["properties"]["amount"]["type"] == "string"
     orders = document["paths"]["/api/orders/"]["get"]["parameters"]
-    assert {p["name"]: p["schema"].get("minimum") for p in orders if p["name"].startswith("page")} == {"page": 1, "page_size": 1}
+    assert {p["name"]: p["schema"].get("minimum") for p in orders if p["name"].startswith("page")} == {
+        "page": 1,
+        "page_size": 1,
+    }
     assert next(p for p in orders if p["name"] == "status")["schema"]["enum"]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Region, User
 from orders.models import Order, RefundRequest
 from tests.factories import OrderFactory, RefundRequestFactory, admin, customer, manager, support
-from tests.permissions.sessions import page_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,14 @@ def buttons(html: str) -> set[str]:
 def bulk_orders(owner: User, count: int, status: str = Order.Status.PENDING) -> list[Order]:
     now = timezone.now()
     return Order.objects.bulk_create(
-        Order(owner=owner, region=owner.region, amount=Decimal("5.00"), currency="EUR", status=status, created_at=now - timedelta(minutes=i))
+        Order(
+            owner=owner,
+            region=owner.region,
+            amount=Decimal("5.00"),
+            currency="EUR",
+            status=status,
+            created_at=now - timedelta(minutes=i),
+        )
         for i in range(count)
     )
 
@@ -118,28 +125,40 @@ class TestDetailButtons:
         assert detail_buttons(support(Region.EU), OrderFactory(owner=customer(Region.EU))) == set()
 
     def test_manager_decides_within_the_limit(self):
-        small = RefundRequestFactory(order=OrderFactory(owner=customer(), status=Order.Status.PAID, amount=Decimal("500.00")))
-        large = RefundRequestFactory(order=OrderFactory(owner=customer(), status=Order.Status.PAID, amount=Decimal("500.01")))
+        small = RefundRequestFactory(
+            order=OrderFactory(owner=customer(), status=Order.Status.PAID, amount=Decimal("500.00"))
+        )
+        large = RefundRequestFactory(
+            order=OrderFactory(owner=customer(), status=Order.Status.PAID, amount=Decimal("500.01"))
+        )
         maria = manager(Region.EU)
         assert detail_buttons(maria, small.order) == {"Approve refund", "Reject refund"}
         assert detail_buttons(maria, large.order) == set()
 
     def test_no_decide_buttons_on_a_request_you_made(self):
         maria = manager(Region.EU)
-        refund = RefundRequestFactory(order=OrderFactory(owner=customer(), status=Order.Status.PAID), requested_by=maria)
+        refund = RefundRequestFactory(
+            order=OrderFactory(owner=customer(), status=Order.Status.PAID), requested_by=maria
+        )
         assert detail_buttons(maria, refund.order) == set()
         assert detail_buttons(manager(Region.EU), refund.order) == {"Approve refund", "Reject refund"}
 
     def test_admin_decides_any_amount_but_not_on_own_order(self):
         ada = admin()
-        large = RefundRequestFactory(order=OrderFactory(owner=customer(Region.US), status=Order.Status.PAID, amount=Decimal("9000.00")))
+        large = RefundRequestFactory(
+            order=OrderFactory(owner=customer(Region.US), status=Order.Status.PAID, amount=Decimal("9000.00"))
+        )
         assert detail_buttons(ada, large.order) == {"Approve refund", "Reject refund"}
-        own = RefundRequestFactory(order=OrderFactory(owner=ada, region=Region.EU, status=Order.Status.PAID), requested_by=support())
+        own = RefundRequestFactory(
+            order=OrderFactory(owner=ada, region=Region.EU, status=Order.Status.PAID), requested_by=support()
+        )
         assert detail_buttons(ada, own.order) == set()
 
     def test_no_buttons_on_a_decided_request(self):
         refund = RefundRequestFactory(
-            order=OrderFactory(owner=customer(), status=Order.Status.PAID), status=RefundRequest.Status.REJECTED, decided_at=timezone.now()
+            order=OrderFactory(owner=customer(), status=Order.Status.PAID),
+            status=RefundRequest.Status.REJECTED,
+            decided_at=timezone.now(),
         )
         assert detail_buttons(manager(Region.EU), refund.order) == set()
 
@@ -165,7 +184,11 @@ def test_forged_posts_are_refused_with_403(case):
     maria = manager(Region.EU)
     build = {
         "customer pays a paid order": lambda: (alice, "/orders/{o}/pay/", OrderFactory(owner=alice, status="paid")),
-        "customer cancels a cancelled order": lambda: (alice, "/orders/{o}/cancel/", OrderFactory(owner=alice, status="cancelled")),
+        "customer cancels a cancelled order": lambda: (
+            alice,
+            "/orders/{o}/cancel/",
+            OrderFactory(owner=alice, status="cancelled"),
+        ),
         "customer refunds a pending order": lambda: (alice, "/orders/{o}/refund-requests/", OrderFactory(owner=alice)),
         "customer approves own request": lambda: (
             alice,

@@ -13,7 +13,8 @@ from django.utils import timezone
 from accounts.models import Region, User
 from orders.models import Order, RefundRequest
 from tests.factories import UserFactory, customer, manager
-from tests.permissions.sessions import api_client, page_client
+from tests.support.clients import api_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,11 @@ SIZES = (5, 500)
 
 def bulk_world(viewer: User, count: int) -> Order:
     """``count`` orders the viewer may see (owned by them or in their region), with refund requests."""
-    owners = [viewer] if viewer.role == "customer" else [UserFactory(role="customer", region=viewer.region) for _ in range(5)]
+    owners = (
+        [viewer]
+        if viewer.role == "customer"
+        else [UserFactory(role="customer", region=viewer.region) for _ in range(5)]
+    )
     now = timezone.now()
     statuses = list(Order.Status)
     orders = Order.objects.bulk_create(
@@ -37,12 +42,15 @@ def bulk_world(viewer: User, count: int) -> Order:
         for index in range(count)
     )
     RefundRequest.objects.bulk_create(
-        RefundRequest(order=order, requested_by=order.owner, reason="r") for order in orders if order.status == Order.Status.PAID
+        RefundRequest(order=order, requested_by=order.owner, reason="r")
+        for order in orders
+        if order.status == Order.Status.PAID
     )
     # Noise the viewer may not see.
     other = UserFactory(role="customer", region=Region.US)
     Order.objects.bulk_create(
-        Order(owner=other, region=Region.US, amount=Decimal("1.00"), currency="USD", created_at=now) for _ in range(count)
+        Order(owner=other, region=Region.US, amount=Decimal("1.00"), currency="USD", created_at=now)
+        for _ in range(count)
     )
     # The detail page's order: paid, with a pending request (buttons for every action are considered).
     return next(order for order in orders if order.status == Order.Status.PAID)
@@ -76,7 +84,8 @@ def test_query_count_does_not_grow_with_the_data(role, django_assert_max_num_que
         # Warm up each client once (first-request session bookkeeping is not the point).
         api.get("/api/me/"), page.get("/")
         counts[size] = {
-            name: count_queries(page if name.endswith("page") else api, path) for name, path in requests_for(order).items()
+            name: count_queries(page if name.endswith("page") else api, path)
+            for name, path in requests_for(order).items()
         }
     assert counts[SIZES[0]] == counts[SIZES[1]], counts
     # And the numbers are small in absolute terms too.

@@ -12,7 +12,7 @@ from oauth2_provider.models import get_application_model
 
 from accounts.models import User, UserSession
 from orders.models import Order, RefundRequest
-from tests.conftest import api_login
+from tests.support.clients import api_login
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,9 @@ def test_creates_the_demo_accounts_with_their_roles_and_regions(local):
     assert len(passwords) == len(DEMO), "every account gets its own random password"
 
 
-@pytest.mark.parametrize("email,currency,region", [("alice@example.com", "EUR", "EU"), ("bob@example.com", "USD", "US")])
+@pytest.mark.parametrize(
+    "email,currency,region", [("alice@example.com", "EUR", "EU"), ("bob@example.com", "USD", "US")]
+)
 def test_demo_customers_own_orders_in_every_status(local, email, currency, region):
     seed()
     orders = Order.objects.filter(owner__email=email)
@@ -156,7 +158,9 @@ def test_demo_data_meets_the_policy(local):
     seed("--password", DEMO_PASSWORD)
     maria = User.objects.get(email="maria@example.com")
     mike = User.objects.get(email="mike@example.com")
-    pending = RefundRequest.objects.filter(order__owner__email="alice@example.com", status="pending").select_related("order")
+    pending = RefundRequest.objects.filter(order__owner__email="alice@example.com", status="pending").select_related(
+        "order"
+    )
     small = [r for r in pending if r.order.amount <= Decimal("500.00")]
     large = [r for r in pending if r.order.amount > Decimal("500.00")]
     assert small and large

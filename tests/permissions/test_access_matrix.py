@@ -30,7 +30,8 @@ from django.test import Client
 from accounts.models import Region, Role, User
 from orders.models import Order, RefundRequest
 from tests.factories import OrderFactory, RefundRequestFactory, UserFactory
-from tests.permissions.sessions import api_call, api_client, page_client
+from tests.support.clients import api_call, api_client
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     for e in (
         Endpoint("view order", "GET", "/api/orders/{id}/", "/orders/{id}/", "pending order", "view orders"),
         Endpoint("pay order", "POST", "/api/orders/{id}/pay/", "/orders/{id}/pay/", "pending order", "pay this order"),
-        Endpoint("cancel order", "POST", "/api/orders/{id}/cancel/", "/orders/{id}/cancel/", "pending order", "cancel this order"),
+        Endpoint(
+            "cancel order",
+            "POST",
+            "/api/orders/{id}/cancel/",
+            "/orders/{id}/cancel/",
+            "pending order",
+            "cancel this order",
+        ),
         Endpoint(
             "request refund",
             "POST",
@@ -66,7 +74,9 @@ ENDPOINTS: dict[str, Endpoint] = {
             "request a refund for this order",
             {"reason": "It broke."},
         ),
-        Endpoint("view refund request", "GET", "/api/refund-requests/{id}/", None, "refund request", "view refund requests"),
+        Endpoint(
+            "view refund request", "GET", "/api/refund-requests/{id}/", None, "refund request", "view refund requests"
+        ),
         Endpoint(
             "approve refund",
             "POST",
@@ -225,7 +235,11 @@ def matrix_cases():
                     if channel == PAGE and endpoint.page_path is None:
                         continue
                     yield pytest.param(
-                        endpoint, role, relationship, channel, id=f"{endpoint.name}-{role}-{relationship}-{channel}".replace(" ", "_")
+                        endpoint,
+                        role,
+                        relationship,
+                        channel,
+                        id=f"{endpoint.name}-{role}-{relationship}-{channel}".replace(" ", "_"),
                     )
 
 
@@ -247,7 +261,11 @@ def test_access_matrix(endpoint: Endpoint, role: str, relationship: str, channel
         elif expected == 201:
             assert body["order"] == str(order.id) and body["status"] == "pending"
         elif expected == 403:
-            assert body == {"status": "error", "code": "FORBIDDEN", "message": f"You do not have permission to {endpoint.action}"}
+            assert body == {
+                "status": "error",
+                "code": "FORBIDDEN",
+                "message": f"You do not have permission to {endpoint.action}",
+            }
         elif expected == 404:
             assert body["status"] == "error" and body["code"] == "NOT_FOUND"
             assert str(obj.id) not in response.content.decode()
@@ -389,4 +407,8 @@ def test_user_list_is_admin_only(role: str):
         assert response.json()["count"] >= 1
     else:
         assert response.status_code == 403
-        assert response.json() == {"status": "error", "code": "FORBIDDEN", "message": "You do not have permission to view users"}
+        assert response.json() == {
+            "status": "error",
+            "code": "FORBIDDEN",
+            "message": "You do not have permission to view users",
+        }

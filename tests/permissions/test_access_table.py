@@ -68,7 +68,9 @@ def test_anonymous_is_refused_everywhere_not_public(client, route):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("route", [r for r in ACCESS_TABLE if r.is_public and r.methods == ("GET",)], ids=lambda r: r.name)
+@pytest.mark.parametrize(
+    "route", [r for r in ACCESS_TABLE if r.is_public and r.methods == ("GET",)], ids=lambda r: r.name
+)
 def test_public_pages_answer_anonymous_callers(client, route):
     response = client.get(_example_path(route))
     if route.name == "admin-login":

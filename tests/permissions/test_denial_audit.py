@@ -10,7 +10,8 @@ from django_ratelimit import core as ratelimit_core
 from accounts.models import AuditEvent, Region
 from orders.models import Order
 from tests.factories import OrderFactory, RefundRequestFactory, customer, manager, support
-from tests.permissions.sessions import api_client, api_post, page_client
+from tests.support.clients import api_client, api_post
+from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 

@@ -12,15 +12,20 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Region, Role, User
-from orders.models import Order, RefundRequest
 from core.rules import registry
+from orders.models import Order, RefundRequest
 from permissions import policy
 from tests.factories import OrderFactory, RefundRequestFactory, admin, customer, manager, support
 
 pytestmark = pytest.mark.django_db
 
 EU, US = Region.EU, Region.US
-PENDING, PAID, CANCELLED, REFUNDED = (Order.Status.PENDING, Order.Status.PAID, Order.Status.CANCELLED, Order.Status.REFUNDED)
+PENDING, PAID, CANCELLED, REFUNDED = (
+    Order.Status.PENDING,
+    Order.Status.PAID,
+    Order.Status.CANCELLED,
+    Order.Status.REFUNDED,
+)
 ALL_ORDER_STATUSES = [PENDING, PAID, CANCELLED, REFUNDED]
 
 
@@ -29,7 +34,9 @@ def fresh(user: User) -> User:
     return User.objects.get(pk=user.pk)
 
 
-def paid_request(*, amount: str = "100.00", region: str = EU, owner: User | None = None, requested_by: User | None = None, **kwargs):
+def paid_request(
+    *, amount: str = "100.00", region: str = EU, owner: User | None = None, requested_by: User | None = None, **kwargs
+):
     owner = owner or customer(region)
     order = OrderFactory(owner=owner, region=region, amount=Decimal(amount), status=PAID)
     return RefundRequestFactory(order=order, requested_by=requested_by or owner, **kwargs)
@@ -377,11 +384,31 @@ class TestDecisionReasons:
     @pytest.mark.parametrize(
         "who,perm,build,reason",
         [
-            ("customer", "orders.view_order", lambda u: OrderFactory(owner=customer(EU)), "the order belongs to someone else"),
-            ("support", "orders.view_order", lambda u: OrderFactory(owner=customer(US), region=US), "the order is outside your region"),
+            (
+                "customer",
+                "orders.view_order",
+                lambda u: OrderFactory(owner=customer(EU)),
+                "the order belongs to someone else",
+            ),
+            (
+                "support",
+                "orders.view_order",
+                lambda u: OrderFactory(owner=customer(US), region=US),
+                "the order is outside your region",
+            ),
             ("customer", "orders.pay_order", lambda u: OrderFactory(owner=u, status=PAID), "the order is not pending"),
-            ("customer", "orders.cancel_order", lambda u: OrderFactory(owner=u, status=CANCELLED), "the order is not pending"),
-            ("customer", "orders.request_refund", lambda u: OrderFactory(owner=u, status=PENDING), "the order is not paid"),
+            (
+                "customer",
+                "orders.cancel_order",
+                lambda u: OrderFactory(owner=u, status=CANCELLED),
+                "the order is not pending",
+            ),
+            (
+                "customer",
+                "orders.request_refund",
+                lambda u: OrderFactory(owner=u, status=PENDING),
+                "the order is not paid",
+            ),
             (
                 "manager",
                 "orders.decide_refund",

@@ -17,8 +17,8 @@ from django.apps import apps
 from django.utils import timezone
 
 from accounts.models import Region, Role, User
-from orders.models import Order, RefundRequest
 from core.rules import registry
+from orders.models import Order, RefundRequest
 from permissions import policy
 from permissions.principals import ClientPrincipal
 from tests.factories import UserFactory
@@ -75,7 +75,9 @@ def build_world() -> dict[str, User]:
         "deleted-admin": UserFactory(role=Role.ADMIN, region="", is_active=False, deleted_at=now),
     }
     # Owners: customers of both regions, and staff who happen to own an order (separation of duties).
-    owners = [people[k] for k in ("customer-EU", "customer-EU-2", "customer-US", "manager-EU", "admin", "inactive-customer")]
+    owners = [
+        people[k] for k in ("customer-EU", "customer-EU-2", "customer-US", "manager-EU", "admin", "inactive-customer")
+    ]
     orders = []
     for index, (owner, region, status, amount) in enumerate(
         itertools.product(owners, [Region.EU, Region.US], list(Order.Status), AMOUNTS)
@@ -98,8 +100,14 @@ def build_world() -> dict[str, User]:
     refunded = [o for o in orders if o.status == Order.Status.REFUNDED]
     for index, order in enumerate(paid):
         requester = requesters[index % len(requesters)]
-        who = {"requested_by": order.owner} if requester == "owner" else (
-            {"requested_by": None, "requested_by_client": "demo-service"} if requester is None else {"requested_by": people[requester]}
+        who = (
+            {"requested_by": order.owner}
+            if requester == "owner"
+            else (
+                {"requested_by": None, "requested_by_client": "demo-service"}
+                if requester is None
+                else {"requested_by": people[requester]}
+            )
         )
         # Every third paid order has a pending request; others have none or a rejected one.
         if index % 3 == 0:
@@ -107,7 +115,12 @@ def build_world() -> dict[str, User]:
         elif index % 3 == 1:
             refunds.append(
                 RefundRequest(
-                    order=order, reason="r", status=RefundRequest.Status.REJECTED, decided_at=now, decided_by=people["admin"], **who
+                    order=order,
+                    reason="r",
+                    status=RefundRequest.Status.REJECTED,
+                    decided_at=now,
+                    decided_by=people["admin"],
+                    **who,
                 )
             )
             if index % 2:
@@ -116,7 +129,11 @@ def build_world() -> dict[str, User]:
     for order in refunded:
         refunds.append(
             RefundRequest(
-                order=order, reason="r", status=RefundRequest.Status.APPROVED, decided_at=now, decided_by=people["admin-2"],
+                order=order,
+                reason="r",
+                status=RefundRequest.Status.APPROVED,
+                decided_at=now,
+                decided_by=people["admin-2"],
                 requested_by=order.owner,
             )
         )
@@ -175,7 +192,8 @@ def test_the_agreement_is_not_trivial(world):
         model = apps.get_model(permission.model)
         total = model.objects.count()
         sizes = {
-            name: policy.restrict(model.objects.all(), principal_named(world, name), perm).count() for name in PRINCIPALS
+            name: policy.restrict(model.objects.all(), principal_named(world, name), perm).count()
+            for name in PRINCIPALS
         }
         assert any(0 < size < total for size in sizes.values()), (perm, sizes, total)
         for name in ("inactive-customer", "inactive-manager", "inactive-admin"):

@@ -26,25 +26,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
-from unittest import mock
 
 import pytest
 from django.apps import apps
 from django.db import transaction
 from django.urls import resolve
 from django.utils import timezone
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from accounts.models import Region, Role, User
-from orders.models import MAX_AMOUNT, MIN_AMOUNT, Currency, Order, RefundRequest
 from core.rules import Check, Rule, registry
+from orders.models import MAX_AMOUNT, MIN_AMOUNT, Currency, Order, RefundRequest
 from orders.policy import MANAGER_REFUND_LIMIT, READ_SCOPE, WRITE_SCOPE, in_region
 from permissions import enforce, policy
-from tests.support.policy import rules_overridden
 from permissions.principals import ClientPrincipal
-
+from tests.support.policy import rules_overridden
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +72,9 @@ def user_specs(draw) -> dict:
 
 @st.composite
 def requester_specs(draw, users: int) -> tuple[str, int]:
-    return draw(st.one_of(st.just(("owner", 0)), st.tuples(st.just("user"), st.integers(0, users - 1)), st.just(("client", 0))))
+    return draw(
+        st.one_of(st.just(("owner", 0)), st.tuples(st.just("user"), st.integers(0, users - 1)), st.just(("client", 0)))
+    )
 
 
 @st.composite
@@ -84,12 +83,20 @@ def order_specs(draw, users: int) -> dict:
     refunds: list[dict] = []
     if status in (Order.Status.PAID, Order.Status.REFUNDED):
         for _ in range(draw(st.integers(0, 2))):
-            refunds.append({"status": RefundRequest.Status.REJECTED, "by": draw(requester_specs(users)), "decider": draw(st.integers(0, users - 1))})
+            refunds.append(
+                {
+                    "status": RefundRequest.Status.REJECTED,
+                    "by": draw(requester_specs(users)),
+                    "decider": draw(st.integers(0, users - 1)),
+                }
+            )
         last = RefundRequest.Status.APPROVED if status == Order.Status.REFUNDED else (
             RefundRequest.Status.PENDING if draw(st.booleans()) else None
         )
         if last is not None:
-            refunds.append({"status": last, "by": draw(requester_specs(users)), "decider": draw(st.integers(0, users - 1))})
+            refunds.append(
+                {"status": last, "by": draw(requester_specs(users)), "decider": draw(st.integers(0, users - 1))}
+            )
     return {
         "owner": draw(st.integers(0, users - 1)),
         "region": draw(st.sampled_from(REGIONS)),
@@ -151,7 +158,7 @@ def build(spec: dict) -> World:
         for index, o in enumerate(spec["orders"])
     )
     refunds = []
-    for order, o in zip(orders, spec["orders"]):
+    for order, o in zip(orders, spec["orders"], strict=True):
         for r in o["refunds"]:
             kind, who = r["by"]
             requester = (
@@ -186,7 +193,9 @@ def all_objects(model_label: str) -> list:
 
 
 def describe(principal) -> str:
-    return str(principal) if isinstance(principal, ClientPrincipal) else f"user {principal.role}/{principal.region or '-'}"
+    return (
+        str(principal) if isinstance(principal, ClientPrincipal) else f"user {principal.role}/{principal.region or '-'}"
+    )
 
 
 # --- decide() and restrict() agree -------------------------------------------------------------
@@ -195,7 +204,9 @@ def describe(principal) -> str:
 @given(world_specs())
 def test_decide_and_restrict_agree_on_every_object_for_every_permission(spec):
     def check(world: World) -> None:
-        objects = {label: all_objects(label) for label in {permission.model for permission in registry.object_permissions()}}
+        objects = {
+            label: all_objects(label) for label in {permission.model for permission in registry.object_permissions()}
+        }
         for principal in world.principals():
             for perm, label in ((p.name, p.model) for p in registry.object_permissions()):
                 model = apps.get_model(label)
@@ -211,7 +222,10 @@ def to_many_probe(principal) -> list[Rule]:
     """Rules that look across a to-many relation, as a future rule might (the current ones do not)."""
     asked = Check("refund_requests__requested_by_id", "exact", principal.pk, "you asked no refund of it")
     rejected = Check("refund_requests__status", "exact", "rejected", "no refund request of it was rejected")
-    return [Rule("orders I asked a refund of", (asked,)), Rule("rejected in my region", (in_region(principal), rejected))]
+    return [
+        Rule("orders I asked a refund of", (asked,)),
+        Rule("rejected in my region", (in_region(principal), rejected)),
+    ]
 
 
 @given(world_specs())
@@ -221,17 +235,24 @@ def test_decide_and_restrict_agree_across_to_many_relations(spec):
             orders = all_objects("orders.order")
             for principal in world.principals():
                 one_by_one = {o.pk for o in orders if policy.decide(principal, "orders.view_order", o).allowed}
-                listed = list(policy.restrict(Order.objects.all(), principal, "orders.view_order").values_list("pk", flat=True))
+                listed = list(
+                    policy.restrict(Order.objects.all(), principal, "orders.view_order").values_list("pk", flat=True)
+                )
                 assert len(listed) == len(set(listed)), f"restrict repeated an order for {describe(principal)}"
                 assert set(listed) == one_by_one, describe(principal)
 
     in_rolled_back_world(spec, check)
 
 
-@given(world_specs(), st.lists(st.tuples(OUTSIDE_ROLES, st.sampled_from(["", *REGIONS]), st.booleans()), min_size=1, max_size=4))
+@given(
+    world_specs(),
+    st.lists(st.tuples(OUTSIDE_ROLES, st.sampled_from(["", *REGIONS]), st.booleans()), min_size=1, max_size=4),
+)
 def test_a_principal_outside_the_role_table_sees_nothing_and_may_do_nothing(spec, outsiders):
     def check(world: World) -> None:
-        objects = {label: all_objects(label) for label in {permission.model for permission in registry.object_permissions()}}
+        objects = {
+            label: all_objects(label) for label in {permission.model for permission in registry.object_permissions()}
+        }
         for role, region, is_machine in outsiders:
             if is_machine:
                 principal = ClientPrincipal(client_id="outsider", role=role, region=region, scopes=SCOPES)
@@ -269,7 +290,9 @@ factory = APIRequestFactory()
 
 def call(principal, method: str, path: str, body: dict | None):
     """Call the API view for ``path`` as ``principal``, in a savepoint rolled back afterwards."""
-    request = factory.generic(method, path, json.dumps(body) if body is not None else "", content_type="application/json")
+    request = factory.generic(
+        method, path, json.dumps(body) if body is not None else "", content_type="application/json"
+    )
     token = SimpleNamespace(scope=" ".join(principal.scopes)) if isinstance(principal, ClientPrincipal) else None
     force_authenticate(request, user=principal, token=token)
     match = resolve(path)
@@ -291,7 +314,11 @@ def expected(principal, method: str, view_perm: str, perm: str, obj) -> tuple[in
     return 200, None
 
 
-USER_ACTIONS = [("GET", "accounts.view_user", None), ("PATCH", "accounts.change_user", "keep"), ("DELETE", "accounts.delete_user", None)]
+USER_ACTIONS = [
+    ("GET", "accounts.view_user", None),
+    ("PATCH", "accounts.change_user", "keep"),
+    ("DELETE", "accounts.delete_user", None),
+]
 
 
 def assert_create_follows_from_the_policy(principal) -> None:
@@ -310,7 +337,9 @@ def assert_create_follows_from_the_policy(principal) -> None:
 def assert_user_administration_follows_from_the_policy(principal, target: User) -> None:
     """The users API: no token at all; a role without the action 403 before lookup; then 404; then 403."""
     for method, perm, body in USER_ACTIONS:
-        response = call(principal, method, f"/api/users/{target.pk}/", {"is_active": target.is_active} if body else None)
+        response = call(
+            principal, method, f"/api/users/{target.pk}/", {"is_active": target.is_active} if body else None
+        )
         where = f"{method} /api/users/ as {describe(principal)}"
         if isinstance(principal, ClientPrincipal):
             assert (response.status_code, response.data["code"]) == (403, "INSUFFICIENT_SCOPE"), where
@@ -329,7 +358,9 @@ def assert_user_administration_follows_from_the_policy(principal, target: User) 
 def test_the_apis_404_and_403_follow_from_the_policy(spec):
     def check(world: World) -> None:
         principals = [p for p in world.principals() if p.is_active]
-        targets = [(ORDER_ACTIONS, "orders.view_order", order) for order in Order.objects.prefetch_related("refund_requests")]
+        targets = [
+            (ORDER_ACTIONS, "orders.view_order", order) for order in Order.objects.prefetch_related("refund_requests")
+        ]
         targets += [
             (REFUND_ACTIONS, "orders.view_refundrequest", refund)
             for refund in RefundRequest.objects.select_related("order").prefetch_related("order__refund_requests")
@@ -339,7 +370,9 @@ def test_the_apis_404_and_403_follow_from_the_policy(spec):
             assert_create_follows_from_the_policy(principal)
             for target in users:
                 assert_user_administration_follows_from_the_policy(principal, target)
-            visible_orders = set(policy.restrict(Order.objects.all(), principal, "orders.view_order").values_list("pk", flat=True))
+            visible_orders = set(
+                policy.restrict(Order.objects.all(), principal, "orders.view_order").values_list("pk", flat=True)
+            )
             for actions, view_perm, obj in targets:
                 if view_perm == "orders.view_order":
                     assert (obj.pk in visible_orders) == policy.decide(principal, view_perm, obj).allowed
@@ -348,7 +381,10 @@ def test_the_apis_404_and_403_follow_from_the_policy(spec):
                     response = call(principal, method, path.format(id=obj.pk), body)
                     where = f"{method} {path} as {describe(principal)} on {obj.status}"
                     if code is None:
-                        assert response.status_code in (SUCCESS[method] if method == "POST" else (200,)), (where, response.data)
+                        assert response.status_code in (SUCCESS[method] if method == "POST" else (200,)), (
+                            where,
+                            response.data,
+                        )
                     else:
                         assert (response.status_code, response.data["code"]) == (status, code), (where, response.data)
 

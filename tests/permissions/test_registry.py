@@ -67,7 +67,9 @@ def test_a_role_granted_an_object_permission_it_has_no_rule_for_fails_the_check(
         return [Rule("customers only")] if principal.role == Role.CUSTOMER else []
 
     scratch_registry.register(
-        permissions=[Permission("orders.view_order", "view orders", (Role.SUPPORT,), None, "orders.order", customers_only)]
+        permissions=[
+            Permission("orders.view_order", "view orders", (Role.SUPPORT,), None, "orders.order", customers_only)
+        ]
     )
     messages = checks.check_declarations()
     assert error_ids(messages) == ["permissions.E003"]
@@ -96,7 +98,9 @@ def test_the_403_message_is_the_phrase_the_owning_app_declared(scratch_registry)
 def test_the_engine_decides_with_the_registered_rules(scratch_registry):
     only_pending = Rule("pending only", (Check("status", "exact", "pending", "the order is not pending"),))
     scratch_registry.register(
-        permissions=[Permission("orders.view_order", "view orders", model="orders.order", rules=lambda p: [only_pending])]
+        permissions=[
+            Permission("orders.view_order", "view orders", model="orders.order", rules=lambda p: [only_pending])
+        ]
     )
     principal = SimpleNamespace(pk=1, role="customer", region="EU", is_active=True, _role_permissions=None)
     principal._role_permissions = ("customer", frozenset({"orders.view_order"}))

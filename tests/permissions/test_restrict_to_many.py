@@ -14,13 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Region
+from core.rules import Check, Rule
 from orders.models import Order, RefundRequest
-from core.rules import Check, Rule, registry
-from orders.policy import MANAGER_REFUND_LIMIT, in_region
+from orders.policy import in_region
 from permissions import policy
-from tests.support.policy import override_rules, rules_overridden
 from permissions.principals import ClientPrincipal
 from tests.factories import OrderFactory, RefundRequestFactory, customer, manager
+from tests.support.policy import override_rules
 
 pytestmark = pytest.mark.django_db
 

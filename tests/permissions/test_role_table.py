@@ -29,15 +29,14 @@ from django.test import Client, override_settings
 from oauth2_provider.models import get_application_model
 
 from accounts.models import Role
+from core.rules import registry
 from core.unavailable import is_service_outage
 from oauth.registration import register_client
 from permissions import policy, role_table
 from permissions.models import RolePermission
-from core.rules import registry
 from tests.factories import OrderFactory, customer
-from tests.oauth.helpers import REDIRECT_URI, api_get, api_post, assert_api_error, mint_token
-from tests.permissions.sessions import api_client
-from tests.permissions.sessions import api_post as session_post
+from tests.support.clients import api_client, api_post as session_post
+from tests.support.oauth import REDIRECT_URI, api_get, api_post, assert_api_error, mint_token
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +138,11 @@ def test_each_role_is_kept_apart(django_assert_num_queries):
         manager_permissions = role_table.permissions_of(Role.MANAGER)
     with django_assert_num_queries(0):
         assert role_table.permissions_of(CUSTOMER) == customer_permissions == DEFAULT_CUSTOMER
-        assert role_table.permissions_of(Role.MANAGER) == manager_permissions == frozenset(DEFAULT_ROLE_PERMISSIONS[Role.MANAGER])
+        assert (
+            role_table.permissions_of(Role.MANAGER)
+            == manager_permissions
+            == frozenset(DEFAULT_ROLE_PERMISSIONS[Role.MANAGER])
+        )
 
 
 def test_the_policy_reads_the_role_through_the_table(django_assert_num_queries):
@@ -348,7 +351,9 @@ def test_a_role_losing_add_order_is_refused_on_the_next_token_request(public_app
     rows(CUSTOMER, "orders.add_order").delete()
     rows(CUSTOMER, "orders.view_order").delete()
 
-    assert_api_error(api_post(Client(), "/api/orders/", token, {"amount": "12.50", "currency": "EUR"}), 403, "FORBIDDEN")
+    assert_api_error(
+        api_post(Client(), "/api/orders/", token, {"amount": "12.50", "currency": "EUR"}), 403, "FORBIDDEN"
+    )
     assert_api_error(api_get(Client(), f"/api/orders/{order.pk}/", token), 404, "NOT_FOUND")
 
 

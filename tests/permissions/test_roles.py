@@ -9,11 +9,11 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Role, User
+from core.rules import registry
 from orders.models import RefundRequest
 from permissions.models import RolePermission
-from core.rules import registry
 from tests.factories import OrderFactory, RefundRequestFactory, admin, customer, manager
-from tests.permissions.sessions import api_call, api_client, api_post
+from tests.support.clients import api_call, api_client, api_post
 
 pytestmark = pytest.mark.django_db
 
@@ -41,8 +41,16 @@ def test_the_default_mapping_is_the_contracts():
     customer_perms = set(DEFAULT_ROLE_PERMISSIONS[Role.CUSTOMER])
     assert {"orders.add_order", "orders.pay_order", "orders.cancel_order", "orders.request_refund"} <= customer_perms
     assert "orders.decide_refund" not in customer_perms
-    assert set(DEFAULT_ROLE_PERMISSIONS[Role.SUPPORT]) == {"orders.view_order", "orders.view_refundrequest", "orders.request_refund"}
-    assert set(DEFAULT_ROLE_PERMISSIONS[Role.MANAGER]) == {"orders.view_order", "orders.view_refundrequest", "orders.decide_refund"}
+    assert set(DEFAULT_ROLE_PERMISSIONS[Role.SUPPORT]) == {
+        "orders.view_order",
+        "orders.view_refundrequest",
+        "orders.request_refund",
+    }
+    assert set(DEFAULT_ROLE_PERMISSIONS[Role.MANAGER]) == {
+        "orders.view_order",
+        "orders.view_refundrequest",
+        "orders.decide_refund",
+    }
     admin_perms = set(DEFAULT_ROLE_PERMISSIONS[Role.ADMIN])
     assert {"orders.decide_refund", "accounts.view_user", "accounts.change_user", "accounts.delete_user"} <= admin_perms
     assert not admin_perms & {"orders.pay_order", "orders.cancel_order", "orders.request_refund"}

@@ -13,7 +13,7 @@ import pytest
 
 from accounts.models import AuditEvent, Region, Role, User
 from tests.factories import UserFactory
-from tests.permissions.sessions import api_call, api_client
+from tests.support.clients import api_call, api_client
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,9 @@ def test_a_non_admin_on_a_user_is_refused_with_the_action_they_attempted(role, m
     pk = target_id(caller, target)
     before = list(User.objects.order_by("pk").values_list("pk", "role", "region", "is_active", "deleted_at"))
 
-    response = api_call(api_client(caller), method, f"/api/users/{pk}/", {"role": "admin"} if method == "PATCH" else None)
+    response = api_call(
+        api_client(caller), method, f"/api/users/{pk}/", {"role": "admin"} if method == "PATCH" else None
+    )
 
     assert response.status_code == 403, response.content
     assert response.json() == {"status": "error", "code": "FORBIDDEN", "message": message}
@@ -60,7 +62,11 @@ def test_a_non_admin_listing_users_is_refused_to_view_users(role):
 
     response = api_client(caller).get("/api/users/")
 
-    assert response.json() == {"status": "error", "code": "FORBIDDEN", "message": "You do not have permission to view users"}
+    assert response.json() == {
+        "status": "error",
+        "code": "FORBIDDEN",
+        "message": "You do not have permission to view users",
+    }
     assert AuditEvent.objects.get(event=AuditEvent.Type.ACCESS_DENIED).reason.startswith("accounts.view_user:")
 
 

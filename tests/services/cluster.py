@@ -16,14 +16,13 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
 
-from bench.harness import LOOPBACK, SESSION_COOKIE, Profile, free_ports, with_address
-from bench.harness import Server as ProfileServer
+from bench.harness import LOOPBACK, SESSION_COOKIE, Profile, Server as ProfileServer, free_ports, with_address
 
 __all__ = ["Agent", "Cluster", "Server", "with_address"]
 
@@ -119,7 +118,7 @@ class Agent:
     def set_cookie(self, name: str, value: str) -> None:
         self.http.cookies.set(name, value, domain=LOOPBACK, path="/", secure=True)
 
-    def clone(self, user_agent: str | None = None) -> "Agent":
+    def clone(self, user_agent: str | None = None) -> Agent:
         """A new agent (its own connection) carrying this one's cookies and CSRF token."""
         other = Agent(self.cert, user_agent or self.http.headers["User-Agent"])
         for cookie in self.http.cookies:
@@ -142,14 +141,18 @@ class Agent:
     def forget_csrf(self) -> None:
         self._csrf = None
 
-    def post_json(self, server: Server, path: str, data: dict | None = None, *, headers: dict | None = None) -> requests.Response:
+    def post_json(
+        self, server: Server, path: str, data: dict | None = None, *, headers: dict | None = None
+    ) -> requests.Response:
         """An unsafe API request with the session: X-CSRFToken and a same-origin Referer."""
         all_headers = {"X-CSRFToken": self.csrf_token(server), "Referer": server.url(path), **(headers or {})}
         return self.http.post(
             server.url(path), json=data or {}, headers=all_headers, allow_redirects=False, timeout=HTTP_TIMEOUT
         )
 
-    def post_form(self, server: Server, path: str, data: dict, *, referer: str | None = None, **kwargs) -> requests.Response:
+    def post_form(
+        self, server: Server, path: str, data: dict, *, referer: str | None = None, **kwargs
+    ) -> requests.Response:
         headers = {"Referer": referer or server.url(path), **kwargs.pop("headers", {})}
         return self.http.post(
             server.url(path), data=data, headers=headers, allow_redirects=False, timeout=HTTP_TIMEOUT, **kwargs
@@ -161,7 +164,7 @@ class Agent:
         self.forget_csrf()
         return response
 
-    def sign_in(self, server: Server, email: str, password: str) -> "Agent":
+    def sign_in(self, server: Server, email: str, password: str) -> Agent:
         response = self.api_login(server, email, password)
         assert response.status_code == 200, (response.status_code, response.text[:300])
         assert self.session_cookie, "no session cookie after signing in"
@@ -200,7 +203,8 @@ def release_together(calls: list[Callable[[], object]], timeout: float = 90) -> 
 
 
 def describe(response: requests.Response) -> str:
-    return f"{response.request.method} {urlsplit(response.url).netloc}{urlsplit(response.url).path} -> {response.status_code} {response.text[:200]!r}"
+    where = urlsplit(response.url)
+    return f"{response.request.method} {where.netloc}{where.path} -> {response.status_code} {response.text[:200]!r}"
 
 
 # --- The cluster -------------------------------------------------------------------------------
@@ -238,9 +242,13 @@ class Cluster(Profile):
         }
         seeding = self.manage("shell", "-c", "from tests.services.seed import main; main()", with_stdin=True)
         registrations = [(client, self.manage("register_client", *client["args"])) for client in self.clients]
-        self.user_ids = json.loads(self.finish(seeding, "seeding users", stdin=json.dumps(spec)).strip().splitlines()[-1])
+        self.user_ids = json.loads(
+            self.finish(seeding, "seeding users", stdin=json.dumps(spec)).strip().splitlines()[-1]
+        )
         for client, process in registrations:
-            self.registered[client["key"]] = json.loads(self.finish(process, f"register_client {client['key']}").strip().splitlines()[-1])
+            self.registered[client["key"]] = json.loads(
+                self.finish(process, f"register_client {client['key']}").strip().splitlines()[-1]
+            )
 
     def tear_down(self) -> list[str]:
         problems = super().tear_down()

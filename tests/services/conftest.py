@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.oauth.helpers import REDIRECT_URI, USER_SCOPES
 from tests.services.cluster import Agent, Cluster, Server, with_address
 from tests.services.flows import TRUSTED_CLIENT, WEB_CLIENT
 from tests.services.proxy import TcpProxy
+from tests.support.oauth import REDIRECT_URI, USER_SCOPES
 
 CUSTOMER_EU = {"role": "customer", "region": "EU"}
 MANAGER_EU = {"role": "manager", "region": "EU"}
@@ -66,7 +66,9 @@ CLIENTS = [
 
 
 def _cluster_users() -> dict[str, dict]:
-    return {f"{key}@example.com": {"name": key.replace("-", " ").title(), **attributes} for key, attributes in USERS.items()}
+    return {
+        f"{key}@example.com": {"name": key.replace("-", " ").title(), **attributes} for key, attributes in USERS.items()
+    }
 
 
 @pytest.fixture(scope="session")

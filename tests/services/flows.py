@@ -1,7 +1,7 @@
 """OAuth flows against the server processes, driven as a browser and a client app drive them.
 
 The authorization URL (PKCE S256, state, nonce) is built by Authlib, through the helpers of
-``tests/oauth/helpers.py``; nothing listens at the redirect URI: only the ``Location`` of
+``tests/support/oauth.py``; nothing listens at the redirect URI: only the ``Location`` of
 the authorization response is read.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import requests
 
-from tests.oauth.helpers import REDIRECT_URI, AuthorizationRequest, authorize_url, code_from, consent_form
 from tests.services.cluster import HTTP_TIMEOUT, Agent, Server, https_session
+from tests.support.oauth import REDIRECT_URI, AuthorizationRequest, authorize_url, code_from, consent_form
 
 TOKEN_PATH = "/o/token/"
 AUTHORIZE_PATH = "/o/authorize/"
@@ -26,7 +26,10 @@ def authorize(agent: Agent, server: Server, client_id: str, *, scope: str = "ope
     request = authorize_url(server.url(AUTHORIZE_PATH), client_id, scope=scope)
     response = agent.get(server, request.url)
     if consent:
-        assert response.status_code == 200 and "authorizationForm" in response.text, (response.status_code, response.text[:300])
+        assert response.status_code == 200 and "authorizationForm" in response.text, (
+            response.status_code,
+            response.text[:300],
+        )
         fields = consent_form(response.text)
         fields["allow"] = "Authorize"
         response = agent.post_form(server, AUTHORIZE_PATH, fields, referer=response.url)

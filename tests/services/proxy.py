@@ -74,7 +74,9 @@ class TcpProxy:
         self.port = listener.getsockname()[1]
         with self._lock:
             self._listener = listener
-        self._acceptor = threading.Thread(target=self._accept_loop, args=(listener,), daemon=True, name=f"proxy-{self.port}")
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, args=(listener,), daemon=True, name=f"proxy-{self.port}"
+        )
         self._acceptor.start()
 
     def _accept_loop(self, listener: socket.socket) -> None:

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.oauth.helpers import csrf_from
 from tests.services.cluster import SESSION_COOKIE, describe
+from tests.support.oauth import csrf_from
 
 pytestmark = pytest.mark.services
 
@@ -66,7 +66,9 @@ def login_form(agent, server, email, password):
     page = agent.get(server, "/accounts/login/")
     assert page.status_code == 200, describe(page)
     return lambda: agent.post_form(
-        server, "/accounts/login/", {"csrfmiddlewaretoken": csrf_from(page.text), "email": email, "password": password, "next": "/orders/"}
+        server,
+        "/accounts/login/",
+        {"csrfmiddlewaretoken": csrf_from(page.text), "email": email, "password": password, "next": "/orders/"},
     )
 
 
@@ -149,7 +151,9 @@ def test_postgres_unreachable_is_503_without_a_stack_trace_and_service_resumes(c
     eventually(lambda: signed_in.get(server, "/orders/"), 200, "GET /orders/")
     eventually(lambda: signed_in.get(server, "/api/orders/"), 200, "GET /api/orders/")
     created = eventually(
-        lambda: signed_in.post_json(server, "/api/orders/", {"amount": "5.00", "currency": "EUR"}), 201, "POST /api/orders/"
+        lambda: signed_in.post_json(server, "/api/orders/", {"amount": "5.00", "currency": "EUR"}),
+        201,
+        "POST /api/orders/",
     )
     assert created.json()["owner"] == cluster.user_id("fault-postgres")
     assert server.is_running and server.booted_workers() == workers, server.log_tail()
@@ -175,4 +179,8 @@ def test_both_unreachable_then_both_back(cluster, fault_rig, agents):
     eventually(lambda: agents("probe").get(server, "/readyz/"), 200, "/readyz/")
     eventually(lambda: signed_in.get(server, "/orders/"), 200, "GET /orders/")
     visitor.forget_csrf()
-    eventually(lambda: visitor.api_login(server, cluster.email("fault-both-login"), cluster.password), 200, "POST /api/auth/login/")
+    eventually(
+        lambda: visitor.api_login(server, cluster.email("fault-both-login"), cluster.password),
+        200,
+        "POST /api/auth/login/",
+    )

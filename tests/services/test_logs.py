@@ -10,10 +10,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from core.redaction import route_of_path
-from tests.oauth.helpers import csrf_from
 from tests.services.cluster import describe
-from tests.server_logs import assert_no_secret, secret_requests
 from tests.services.flows import WEB_CLIENT, api_get, authorize, code_exchange, refresh
+from tests.support.oauth import csrf_from
+from tests.support.server_logs import assert_no_secret, secret_requests
 
 pytestmark = pytest.mark.services
 
@@ -33,8 +33,14 @@ def test_logs_of_a_login_and_an_oauth_flow_trace_every_request_and_hold_no_secre
     page = browser.get(server_a, "/accounts/login/")
     secrets["login form CSRF token"] = csrf_from(page.text)
     signed_in = browser.post_form(
-        server_a, "/accounts/login/",
-        {"csrfmiddlewaretoken": secrets["login form CSRF token"], "email": email, "password": password, "next": "/orders/"},
+        server_a,
+        "/accounts/login/",
+        {
+            "csrfmiddlewaretoken": secrets["login form CSRF token"],
+            "email": email,
+            "password": password,
+            "next": "/orders/",
+        },
     )
     assert signed_in.status_code == 302, describe(signed_in)
     traced += [(page, None), (signed_in, user_id), (browser.get(server_b, "/orders/"), user_id)]

@@ -149,7 +149,9 @@ def test_concurrent_order_creation_through_both_processes_loses_nothing(cluster,
         def run():
             agent = signed_in[key].clone()  # a connection and cookie jar of its own
             try:
-                return [agent.post_json(server, "/api/orders/", {"amount": amount, "currency": "EUR"}) for amount in amounts]
+                return [
+                    agent.post_json(server, "/api/orders/", {"amount": amount, "currency": "EUR"}) for amount in amounts
+                ]
             finally:
                 agent.close()
 
@@ -208,7 +210,9 @@ def test_concurrent_approvals_by_two_managers_through_both_processes_refund_each
         managers[key] = agent
 
     # Every request approved four times at once: each manager through A and through B.
-    contenders = [(refund_id, key, server) for refund_id in refund_ids for key in managers for server in (server_a, server_b)]
+    contenders = [
+        (refund_id, key, server) for refund_id in refund_ids for key in managers for server in (server_a, server_b)
+    ]
 
     def approver(refund_id, key, server):
         def run():
@@ -224,7 +228,11 @@ def test_concurrent_approvals_by_two_managers_through_both_processes_refund_each
 
     assert all(answer.status_code < 500 for answer in answers), [describe(a) for a in answers if a.status_code >= 500]
     for refund_id in refund_ids:
-        mine = [(contender, answer) for contender, answer in zip(contenders, answers) if contender[0] == refund_id]
+        mine = [
+            (contender, answer)
+            for contender, answer in zip(contenders, answers, strict=True)
+            if contender[0] == refund_id
+        ]
         winners = [(contender, answer) for contender, answer in mine if answer.status_code == 200]
         assert len(winners) == 1, [describe(answer) for _c, answer in mine]
         (winner_key, _server), body = winners[0][0][1:], winners[0][1].json()
@@ -243,7 +251,7 @@ def test_concurrent_approvals_by_two_managers_through_both_processes_refund_each
     assert len(rows) == REFUND_REQUESTS
     winners_by_refund = {
         contender[0]: cluster.user_id(contender[1])
-        for contender, answer in zip(contenders, answers)
+        for contender, answer in zip(contenders, answers, strict=True)
         if answer.status_code == 200
     }
     for refund_id, refund_status, decided_by, order_status in rows:

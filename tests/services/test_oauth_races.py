@@ -60,7 +60,10 @@ def test_two_simultaneous_exchanges_of_one_code_through_two_processes_issue_toke
         issued_before = audited(cluster, "token_issued", "code-race")
 
         answers = release_together(
-            [lambda server=server: code_exchange(server, TRUSTED_CLIENT, code, request) for server in (server_a, server_b)]
+            [
+                lambda server=server, code=code, request=request: code_exchange(server, TRUSTED_CLIENT, code, request)
+                for server in (server_a, server_b)
+            ]
         )
 
         tokens = assert_replay_outcome(answers)
@@ -82,7 +85,10 @@ def test_two_simultaneous_refreshes_through_two_processes_then_a_replay_leave_no
         refreshed_before = audited(cluster, "token_refreshed", "refresh-race")
 
         answers = release_together(
-            [lambda server=server: refresh(server, TRUSTED_CLIENT, tokens["refresh_token"]) for server in (server_a, server_b)]
+            [
+                lambda server=server, tokens=tokens: refresh(server, TRUSTED_CLIENT, tokens["refresh_token"])
+                for server in (server_a, server_b)
+            ]
         )
 
         winner = assert_replay_outcome(answers)

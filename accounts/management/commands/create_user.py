@@ -29,7 +29,9 @@ class Command(BaseCommand):
             raise CommandError(f"A user with the email {email} already exists.")
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise CommandError("Give the password on standard input, for example: echo 'a long passphrase' | manage.py create_user ...")
+            raise CommandError(
+                "Give the password on standard input, for example: echo 'a long passphrase' | manage.py create_user ..."
+            )
         try:
             password_validation.validate_password(password, User(email=email, name=name))
             user = services.user_create(email=email, password=password, role=role, region=region, name=name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,11 +12,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from oauth2_provider.models import get_application_model
 
 from accounts import services as account_services
 from accounts.models import Region, Role, User
 from oauth.registration import register_client
-from oauth2_provider.models import get_application_model
 from orders.models import Order, RefundRequest
 
 DEMO_ACCOUNTS = [
@@ -27,7 +28,7 @@ DEMO_ACCOUNTS = [
     ("ada@example.com", "Ada Admin", Role.ADMIN, ""),
 ]
 
-REGION_MANAGERS = {Region.EU: "maria@example.com", Region.US: "mike@example.com"}
+REGION_MANAGERS: dict[str, str] = {Region.EU: "maria@example.com", Region.US: "mike@example.com"}
 
 DEMO_CLIENTS = [
     {
@@ -75,7 +76,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, password: str | None, force: bool, **options):
         if settings.ENV != "local" and not force:
-            raise CommandError(f"seed_demo creates accounts with known passwords; refusing in the {settings.ENV} profile without --force.")
+            raise CommandError(
+                "seed_demo creates accounts with known passwords; "
+                f"refusing in the {settings.ENV} profile without --force."
+            )
         if password is not None:
             self._validate(password)
         with transaction.atomic():
@@ -128,7 +132,7 @@ class Command(BaseCommand):
                 amount=Decimal(amount),
                 currency=currency,
                 status=status,
-                created_at=now - timezone.timedelta(hours=index),
+                created_at=now - timedelta(hours=index),
             )
             if has_pending_refund:
                 RefundRequest.objects.create(order=order, requested_by=owner, reason="The item arrived damaged.")

@@ -41,5 +41,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for permission in registry.permissions():
             self.stdout.write("\n".join(describe(permission)))
-        scopes = ", ".join(f"{name} ({', '.join(sorted(registry.permissions_of_scope(name))) or 'identity claims'})" for name in registry.scopes())
+        scopes = ", ".join(
+            f"{name} ({', '.join(sorted(registry.permissions_of_scope(name))) or 'identity claims'})"
+            for name in registry.scopes()
+        )
         self.stdout.write(f"scopes: {scopes}")

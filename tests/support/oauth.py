@@ -61,7 +61,12 @@ class _FormParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if tag == "form":
-            self._current = {"id": attributes.get("id"), "action": attributes.get("action"), "fields": {}, "buttons": []}
+            self._current = {
+                "id": attributes.get("id"),
+                "action": attributes.get("action"),
+                "fields": {},
+                "buttons": [],
+            }
             self.forms.append(self._current)
         elif tag == "input" and self._current is not None and attributes.get("name"):
             self._current["fields"][attributes["name"]] = attributes.get("value") or ""
@@ -235,7 +240,9 @@ def api_get(client: Client, path: str, token: str):
 
 
 def api_post(client: Client, path: str, token: str, data: dict | None = None, method: str = "POST"):
-    return client.generic(method, path, data=json.dumps(data or {}), content_type="application/json", headers=bearer(token))
+    return client.generic(
+        method, path, data=json.dumps(data or {}), content_type="application/json", headers=bearer(token)
+    )
 
 
 def assert_api_error(response, status: int, code: str) -> None:
@@ -294,4 +301,8 @@ def tokens_for(client: Client, client_id: str, **params) -> tuple[dict, Authoriz
 
 
 def refresh(client_id: str, refresh_token: str, **extra):
-    return form_post(Client(), TOKEN_PATH, {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, **extra})
+    return form_post(
+        Client(),
+        TOKEN_PATH,
+        {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, **extra},
+    )

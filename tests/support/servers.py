@@ -37,15 +37,44 @@ STOP_TIMEOUT = 5.0
 # whatever the shell running the tests happens to export (make test-services sets
 # DATABASE_URL and REDIS_URL, for one).
 CONFIG_VARIABLES = {
-    "DJANGO_ENV", "DJANGO_VAR_DIR", "DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CACHE_KEY_PREFIX",
-    "PUBLIC_ORIGIN", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "CORS_ALLOWED_ORIGINS", "TRUSTED_PROXY_COUNT",
-    "WEB_CONCURRENCY", "EMAIL_URL", "DEFAULT_FROM_EMAIL", "HOST", "PORT",
-    "LOGIN_RATE_PER_ACCOUNT", "LOGIN_RATE_PER_IP", "REGISTER_RATE_PER_IP", "PASSWORD_RESET_RATE_PER_IP",
-    "PASSWORD_RESET_RATE_PER_ACCOUNT", "EMAIL_CONFIRM_RATE", "PASSWORD_CHANGE_RATE_PER_ACCOUNT",
-    "TOKEN_RATE_PER_CLIENT", "TOKEN_RATE_PER_IP", "DENIAL_AUDIT_RATE", "SESSION_IDLE_TIMEOUT", "SESSION_ABSOLUTE_TIMEOUT",
-    "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_IDLE_TTL", "REFRESH_TOKEN_ABSOLUTE_TTL",
-    "OIDC_RSA_PRIVATE_KEY", "OIDC_RSA_PRIVATE_KEY_FILE", "OIDC_RSA_INACTIVE_KEY_FILES",
-    "ISSUER", "CLIENT_ID", "REQUEST_LOG_LEVEL", "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ENV",
+    "DJANGO_VAR_DIR",
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CACHE_KEY_PREFIX",
+    "PUBLIC_ORIGIN",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "CORS_ALLOWED_ORIGINS",
+    "TRUSTED_PROXY_COUNT",
+    "WEB_CONCURRENCY",
+    "EMAIL_URL",
+    "DEFAULT_FROM_EMAIL",
+    "HOST",
+    "PORT",
+    "LOGIN_RATE_PER_ACCOUNT",
+    "LOGIN_RATE_PER_IP",
+    "REGISTER_RATE_PER_IP",
+    "PASSWORD_RESET_RATE_PER_IP",
+    "PASSWORD_RESET_RATE_PER_ACCOUNT",
+    "EMAIL_CONFIRM_RATE",
+    "PASSWORD_CHANGE_RATE_PER_ACCOUNT",
+    "TOKEN_RATE_PER_CLIENT",
+    "TOKEN_RATE_PER_IP",
+    "DENIAL_AUDIT_RATE",
+    "SESSION_IDLE_TIMEOUT",
+    "SESSION_ABSOLUTE_TIMEOUT",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_IDLE_TTL",
+    "REFRESH_TOKEN_ABSOLUTE_TTL",
+    "OIDC_RSA_PRIVATE_KEY",
+    "OIDC_RSA_PRIVATE_KEY_FILE",
+    "OIDC_RSA_INACTIVE_KEY_FILES",
+    "ISSUER",
+    "CLIENT_ID",
+    "REQUEST_LOG_LEVEL",
+    "DJANGO_SETTINGS_MODULE",
 }
 
 # Many journeys sign in from one IP, several times per account, within a minute: the
@@ -168,7 +197,11 @@ def start_site(var_dir: Path, *, rates: dict[str, str]) -> Process:
     _manage(var_dir, env, log_path, "seed_demo", "--password", DEMO_PASSWORD)
     origin = f"http://{LOOPBACK}:{port}"
     process = _spawn(
-        f"site on {origin}", origin, [PYTHON, "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload"], env, log_path
+        f"site on {origin}",
+        origin,
+        [PYTHON, "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload"],
+        env,
+        log_path,
     )
     wait_until_up(process, f"{origin}/healthz/")
     return process

@@ -8,7 +8,7 @@ from django.test import Client
 from hypothesis import HealthCheck, settings
 
 from permissions import role_table
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, fresh_totp_code
 
 # Property tests (hypothesis) are deterministic in CI: the same examples on every run and
 # machine (derandomize), a bounded number of them, no example database written into the
@@ -66,7 +66,22 @@ def api_login(client: Client, user, password: str = PASSWORD) -> Client:
         headers={"X-CSRFToken": token},
     )
     assert response.status_code == 200, response.content
+    if response.json()["status"] == "mfa_required":
+        response = client.post(
+            "/api/auth/login/2fa/",
+            {"code": fresh_totp_code(user)},
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
+        )
+        assert response.status_code == 200, response.content
     return client
+
+
+def finish_page_login(client: Client, user, response):
+    """After the login form: answer the second step when the account has one."""
+    if response.status_code == 302 and response["Location"].startswith("/accounts/login/2fa/"):
+        response = client.post(response["Location"], {"code": fresh_totp_code(user)})
+    return response
 
 
 def csrf_token(client: Client) -> str:

@@ -8,6 +8,7 @@ from oauth2_provider.models import AccessToken, get_application_model
 
 from accounts.models import AuditEvent, Role, UserSession
 from oauth.registration import register_client
+from tests.conftest import finish_page_login
 from tests.factories import PASSWORD, admin, customer, manager
 from tests.oauth.helpers import REDIRECT_URI, mint_token
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.django_db
 def signed_in(user) -> Client:
     client = Client()
     response = client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    response = finish_page_login(client, user, response)
     assert response.status_code == 302
     return client
 

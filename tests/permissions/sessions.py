@@ -10,13 +10,14 @@ import json
 
 from django.test import Client
 
-from tests.conftest import api_login, csrf_token
+from tests.conftest import api_login, csrf_token, finish_page_login
 from tests.factories import PASSWORD
 
 
 def page_login(client: Client, user, password: str = PASSWORD) -> Client:
     """Sign in through the login page (POST /accounts/login/) and return the client."""
     response = client.post("/accounts/login/", {"email": user.email, "password": password})
+    response = finish_page_login(client, user, response)
     assert response.status_code == 302, response.content
     return client
 

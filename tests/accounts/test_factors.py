@@ -159,3 +159,22 @@ def test_the_secret_never_reaches_the_logs(caplog):
     secret = _secret_on(client.get("/accounts/2fa/totp/").content.decode())
     client.post("/accounts/2fa/totp/", {"code": pyotp.TOTP(secret).now()})
     assert secret not in caplog.text
+
+
+def test_the_security_page_shows_factors_codes_left_and_the_last_20_events():
+    user = enrol_totp(customer())
+    services.recovery_codes_regenerate(user=user)
+    other = customer()
+    for _ in range(25):
+        AuditEvent.objects.create(event="login_failed", outcome="failure", actor=user)
+    AuditEvent.objects.create(event="login_failed", outcome="failure", actor=other)
+    client = Client()
+    client.post("/accounts/login/", {"email": user.email, "password": "a long test passphrase 42"})
+    client.post("/accounts/login/2fa/", {"code": pyotp.TOTP(TOTP_SECRET).now()})
+    page = client.get("/accounts/security/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "10 left" in html and ">On<" in html
+    events = html.split('id="security-events"')[1]
+    assert events.count("<tr>") == 1 + 20  # the header row and the last 20 events
+    assert "Second factor used" in events  # the newest first

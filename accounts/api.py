@@ -99,7 +99,9 @@ class InvalidCode(exceptions.AuthenticationFailed):
 
 
 class PendingLoginExpired(exceptions.NotAuthenticated):
-    default_detail = "No sign-in is waiting for a second step (or it took longer than 300 s): POST /api/auth/login/ again."
+    default_detail = (
+        "No sign-in is waiting for a second step (or it took longer than 300 s): POST /api/auth/login/ again."
+    )
 
 
 @method_decorator(sensitive_post_parameters("code", "recovery_code"), name="dispatch")

@@ -13,11 +13,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from accounts import factors, login as login_flow, services
+from accounts import factors, services
+from accounts import login as login_flow
 from accounts.forms import ReauthenticateForm, SecondStepForm, TotpConfirmForm
 from accounts.models import AuditEvent
-from accounts.redirects import safe_next
 from accounts.reauth import reauthentication_required
+from accounts.redirects import safe_next
 
 TOTP_SETUP_KEY = "accounts.totp.setup_secret"  # the secret being set up, until confirmed
 SECURITY_EVENTS = 20
@@ -50,7 +51,8 @@ def login_second_step_view(request: HttpRequest) -> HttpResponse:
             messages.info(request, "That sign-in took too long. Please sign in again.")
             return redirect("accounts:login")
         if result.is_throttled:
-            form.add_error(None, f"Too many sign-in attempts. Please wait {_wait_text(result.retry_after)} and try again.")
+            wait = _wait_text(result.retry_after)
+            form.add_error(None, f"Too many sign-in attempts. Please wait {wait} and try again.")
             status = 429
         else:
             form.add_error(None, login_flow.INVALID_CODE_MESSAGE)
@@ -120,7 +122,8 @@ def totp_view(request: HttpRequest) -> HttpResponse:
 def recovery_codes_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _recovery_codes_regenerate(request)
-    context = {"codes": None, "left": factors.recovery_codes_left(request.user), "has_totp": factors.has_totp(request.user)}
+    user = request.user
+    context = {"codes": None, "left": factors.recovery_codes_left(user), "has_totp": factors.has_totp(user)}
     return render(request, "accounts/recovery_codes.html", context)
 
 

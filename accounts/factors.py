@@ -78,7 +78,8 @@ def new_totp_secret() -> str:
 
 
 def provisioning_uri(secret: str, user: User) -> str:
-    return pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).provisioning_uri(name=user.email, issuer_name=settings.MFA_ISSUER)
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD)
+    return totp.provisioning_uri(name=user.email, issuer_name=settings.MFA_ISSUER)
 
 
 def qr_code_data_uri(uri: str) -> str:

@@ -82,7 +82,10 @@ class ReauthenticateForm(forms.Form):
     """The password, or (for an account with a second factor) a code: its strongest factor."""
 
     password = forms.CharField(
-        required=False, strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        required=False,
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     code = forms.CharField(
         label="Code from your authenticator app", required=False, max_length=16,

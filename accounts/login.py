@@ -110,7 +110,9 @@ def attempt_second_step(request: HttpRequest, *, code: str = "", recovery_code: 
     email = pending["email"]
     retry_after = throttles.login_attempt(request, email)  # the first step's buckets
     if retry_after is not None:
-        audit.record(Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, actor=user, target=f"email:{email}")
+        audit.record(
+            Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, actor=user, target=f"email:{email}"
+        )
         return LoginResult(retry_after=retry_after, email=email, methods=pending["methods"])
     method = verify_factor(user, code=code, recovery_code=recovery_code)
     if method is None:

@@ -90,6 +90,7 @@ class SecondFactorEnrolmentMiddleware:
         if match is None or match.view_name in self.ALLOWED or not request.user.is_authenticated:
             return None
         if factors.needs_enrolment(request.user):
-            messages.info(request, "Your role needs a second factor. Set up an authenticator app to continue.", fail_silently=True)
+            notice = "Your role needs a second factor. Set up an authenticator app to continue."
+            messages.info(request, notice, fail_silently=True)
             return redirect("accounts:totp")
         return None

@@ -95,7 +95,11 @@ def _guarded_views(resolver: URLResolver | None = None, namespace: str = ""):
                 yield name, method
 
 
-ADMIN_GUARDED = {("admin:accounts_user_change", "POST"), ("admin:accounts_user_delete", "GET"), ("admin:accounts_user_delete", "POST")}
+ADMIN_GUARDED = {
+    ("admin:accounts_user_change", "POST"),
+    ("admin:accounts_user_delete", "GET"),
+    ("admin:accounts_user_delete", "POST"),
+}
 
 
 def test_the_list_of_sensitive_actions_matches_the_guarded_views():

@@ -140,7 +140,8 @@ def test_the_login_page_sends_an_enrolled_user_to_the_second_step_and_back_to_ne
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/2fa/?next=%2Forders%2F"
     assert client.get("/accounts/profile/").status_code == 302  # not signed in yet
-    wrong = client.post(response["Location"], {"code": "000000" if fresh_totp_code(totp_user) != "000000" else "111111"})
+    wrong_code = "000000" if fresh_totp_code(totp_user) != "000000" else "111111"
+    wrong = client.post(response["Location"], {"code": wrong_code})
     assert wrong.status_code == 401
     done = client.post(response["Location"], {"code": fresh_totp_code(totp_user)})
     assert (done.status_code, done["Location"]) == (302, "/orders/")

@@ -8,7 +8,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import Browsing, main, register, sign_out, submit_login, submit_second_step, totp_code, unique_email
+from tests.e2e.browser import (
+    Browsing,
+    main,
+    register,
+    sign_out,
+    submit_login,
+    submit_second_step,
+    totp_code,
+    unique_email,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +39,8 @@ def test_enrol_totp_sign_in_with_a_code_then_with_a_recovery_code(web: Browsing)
     secret = main(page).locator("#totp-secret").inner_text()
     web.screenshot(page, "totp-setup")
 
-    page.get_by_label("The 6-digit code your app shows now").fill(totp_code(secret))  # the next sign-in uses a later step
+    # totp_code() remembers the step used here: the next sign-in uses a later one.
+    page.get_by_label("The 6-digit code your app shows now").fill(totp_code(secret))
     main(page).get_by_role("button", name="Confirm and turn on").click()
     web.check(page)
     codes = main(page).locator("#recovery-codes code").all_inner_texts()

@@ -9,7 +9,16 @@ from django.test import Client
 
 from oauth.validators import rfc8176_amr
 from tests.factories import customer, enrol_totp, fresh_totp_code
-from tests.oauth.helpers import AUTHORIZE_PATH, approve_on, authorize_on, authorize_url, code_from, exchange_code, location, query
+from tests.oauth.helpers import (
+    AUTHORIZE_PATH,
+    approve_on,
+    authorize_on,
+    authorize_url,
+    code_from,
+    exchange_code,
+    location,
+    query,
+)
 from tests.oauth.test_prompt import id_token_claims
 from tests.permissions.sessions import page_client
 

@@ -59,3 +59,43 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["name"]
+
+
+class SecondStepForm(forms.Form):
+    """A code from the authenticator app, or one recovery code."""
+
+    code = forms.CharField(
+        label="Code from your authenticator app", required=False, max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+    recovery_code = forms.CharField(
+        label="Or a recovery code", required=False, max_length=64, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        if not cleaned.get("code") and not cleaned.get("recovery_code"):
+            raise forms.ValidationError("Enter the code from your authenticator app, or a recovery code.")
+        return cleaned
+
+
+class TotpConfirmForm(forms.Form):
+    code = forms.CharField(
+        label="The 6-digit code your app shows now", max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class ReauthenticateForm(forms.Form):
+    """The password, or (for an account with a second factor) a code: its strongest factor."""
+
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label="Code from your authenticator app", required=False, max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

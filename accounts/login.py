@@ -1,25 +1,38 @@
-"""Sign-in as a pipeline: throttle, check the password, (second factor), start the session.
+"""Sign-in as a pipeline: throttle, check the password, second factor, start the session.
 
-Both the login page and ``POST /api/auth/login/`` call :func:`attempt_login`, so the
-rules live in one place. A second factor slots in between :func:`_check_password` and
-:func:`sign_in`: it returns a pending result instead of signing in.
+Both the login pages and ``POST /api/auth/login/`` (+ ``/2fa/``) call :func:`attempt_login`
+and :func:`attempt_second_step`, so the rules live in one place.
+
+With a second factor enrolled, the password step does not sign in: it leaves a *pending*
+state in the session (the user's id, the email, the time, the methods). That state
+authenticates nothing (Django's ``SESSION_KEY`` is not set, so ``request.user`` stays
+anonymous everywhere, the admin included); it lives ``MFA_PENDING_TTL`` seconds (300)
+and dies with a successful second step, a new password step or sign-out. The second
+step is counted in the same per-IP and per-account throttle buckets as the first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from accounts import audit, sessions, throttles
+from accounts import audit, factors, mail, reauth, sessions, throttles
 from accounts.models import User, normalize_email
+from accounts.security_mail import factor_mail
 
 Event = audit.Event
 Outcome = audit.Outcome
 
 INVALID_CREDENTIALS_MESSAGE = "Invalid email or password"
+INVALID_CODE_MESSAGE = "That code is not valid. Check your authenticator app (or the recovery code) and try again."
+PENDING_KEY = "accounts.login.pending"
+PASSWORD = "pwd"
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,8 @@ class LoginResult:
     user: User | None = None
     retry_after: int | None = None  # set when the attempt was throttled
     email: str = ""
+    methods: list[str] = field(default_factory=list)  # set when a second step is needed
+    is_expired: bool = False  # a second step without a (live) first step
 
     @property
     def is_throttled(self) -> bool:
@@ -36,6 +51,10 @@ class LoginResult:
     def is_success(self) -> bool:
         return self.user is not None
 
+    @property
+    def needs_second_step(self) -> bool:
+        return self.user is None and bool(self.methods)
+
 
 def attempt_login(request: HttpRequest, *, email: str, password: str) -> LoginResult:
     """Run every step of a sign-in attempt and report how it ended."""
@@ -44,10 +63,21 @@ def attempt_login(request: HttpRequest, *, email: str, password: str) -> LoginRe
     if retry_after is not None:
         audit.record(Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, target=f"email:{email}")
         return LoginResult(retry_after=retry_after, email=email)
+    request.session.pop(PENDING_KEY, None)  # a new first step replaces any pending one
     user = _check_password(request, email, password)
     if user is None:
         audit.record(Event.LOGIN_FAILED, outcome=Outcome.FAILURE, request=request, target=f"email:{email}")
         return LoginResult(email=email)
+    methods = factors.methods_for(user)
+    if methods:
+        request.session[PENDING_KEY] = {
+            "user": str(user.pk),
+            "email": email,
+            "at": time.time(),
+            "methods": methods,
+            "auth_hash": user.get_session_auth_hash(),
+        }
+        return LoginResult(email=email, methods=methods)
     sign_in(request, user)
     return LoginResult(user=user, email=email)
 
@@ -56,7 +86,98 @@ def _check_password(request: HttpRequest, email: str, password: str) -> User | N
     return authenticate(request, email=email, password=password)
 
 
-def sign_in(request: HttpRequest, user: User) -> None:
+def pending_login(request: HttpRequest, now: float | None = None) -> tuple[User, dict] | None:
+    """The account whose password step this session passed, while it is still live."""
+    pending = request.session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), (int, float)):
+        return None
+    if (time.time() if now is None else now) - pending["at"] > settings.MFA_PENDING_TTL:
+        request.session.pop(PENDING_KEY, None)
+        return None
+    user_id = pending.get("user")
+    if not isinstance(user_id, str):
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True, deleted_at__isnull=True).first()
+    # A password changed or reset since the first step voids it.
+    if user is None or user.get_session_auth_hash() != pending.get("auth_hash"):
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return user, pending
+
+
+def attempt_second_step(request: HttpRequest, *, code: str = "", recovery_code: str = "") -> LoginResult:
+    """Finish a pending sign-in with a TOTP code or a recovery code."""
+    found = pending_login(request)
+    if found is None:
+        return LoginResult(is_expired=True)
+    user, pending = found
+    email = pending["email"]
+    retry_after = throttles.login_attempt(request, email)  # the first step's buckets
+    if retry_after is not None:
+        audit.record(
+            Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, actor=user, target=f"email:{email}"
+        )
+        return LoginResult(retry_after=retry_after, email=email, methods=pending["methods"])
+    method = verify_factor(user, code=code, recovery_code=recovery_code)
+    if method is None:
+        audit.record(
+            Event.SECOND_STEP_FAILED, outcome=Outcome.FAILURE, request=request, actor=user,
+            reason="recovery code" if recovery_code else "totp code",
+        )
+        return LoginResult(email=email, methods=factors.methods_for(user))
+    request.session.pop(PENDING_KEY, None)
+    sign_in(request, user, methods=[PASSWORD, method])
+    record_factor_use(request, user, method)
+    return LoginResult(user=user, email=email)
+
+
+def attempt_reauthentication(request: HttpRequest, *, password: str = "", code: str = "") -> LoginResult:
+    """Step-up for the signed-in user: a code when they have a second factor, else the password.
+
+    Counted in the sign-in buckets: step-up is no way around the sign-in throttles.
+    """
+    user = signed_in_user(request)
+    retry_after = throttles.login_attempt(request, user.email)
+    if retry_after is not None:
+        audit.record(Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, actor=user, reason="step-up")
+        return LoginResult(retry_after=retry_after, email=user.email)
+    if factors.has_totp(user):
+        ok, method = bool(code) and factors.verify_totp(user, code), factors.TOTP
+    else:
+        ok, method = bool(password) and user.check_password(password), PASSWORD
+    if not ok:
+        audit.record(Event.REAUTH_FAILED, outcome=Outcome.FAILURE, request=request, actor=user, reason=method)
+        return LoginResult(email=user.email, methods=[method])
+    reauth.mark_verified(request)
+    audit.record(Event.REAUTHENTICATED, request=request, actor=user, reason=method)
+    return LoginResult(user=user, email=user.email)
+
+
+def reauthentication_method(user: User) -> str:
+    """What step-up asks this user for: their strongest factor."""
+    return factors.TOTP if factors.has_totp(user) else PASSWORD
+
+
+def verify_factor(user: User, *, code: str = "", recovery_code: str = "") -> str | None:
+    """Which method the given code proves for this user, or None."""
+    if code and factors.verify_totp(user, code):
+        return factors.TOTP
+    if recovery_code and factors.use_recovery_code(user, recovery_code):
+        return factors.RECOVERY_CODE
+    return None
+
+
+def record_factor_use(request: HttpRequest, user: User, method: str) -> None:
+    """Audit a successful second factor; a spent recovery code is also mailed to the user."""
+    if method == factors.RECOVERY_CODE:
+        left = factors.recovery_codes_left(user)
+        audit.record(Event.RECOVERY_CODE_USED, request=request, actor=user, reason=f"{left} left")
+        mail.send_later(factor_mail, user_id=str(user.pk), change="recovery_code_used")
+    else:
+        audit.record(Event.FACTOR_USED, request=request, actor=user, reason=method)
+
+
+def sign_in(request: HttpRequest, user: User, methods: list[str] | tuple[str, ...] = (PASSWORD,)) -> None:
     """Start a fresh session for a user whose every factor has been checked.
 
     Every write is in one transaction, so a sign-in costs one commit and lands whole or
@@ -72,7 +193,7 @@ def sign_in(request: HttpRequest, user: User) -> None:
         # has rotated it already.)
         if request.session.session_key is None or request.session.session_key == previous_key:
             request.session.cycle_key()
-        sessions.start(request, user)
+        sessions.start(request, user, list(methods))
         # The session signed in before (same or another user) is gone: drop its listing too.
         sessions.forget(previous_key)
         audit.record(Event.LOGIN_SUCCEEDED, request=request, actor=user)
@@ -91,3 +212,11 @@ def end_session(request: HttpRequest) -> None:
     logout(request)  # the user_logged_out receiver drops it from the sessions page
     if user is not None:
         audit.record(Event.LOGOUT, request=request, actor=user)
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The request's account, for views that only a signed-in user reaches (login required)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user

@@ -6,8 +6,9 @@ import time
 
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
+from django.shortcuts import redirect
 
-from accounts import audit, sessions
+from accounts import audit, factors, sessions
 
 
 class AuditContextMiddleware:
@@ -61,3 +62,35 @@ class SessionLimitsMiddleware:
         logout(request)
         audit.record(audit.Event.SESSION_EXPIRED, request=request, actor=user, reason=reason)
         request.session_expired = True
+
+
+class SecondFactorEnrolmentMiddleware:
+    """A role that needs a second factor (``MFA_REQUIRED_ROLES``) and has none is sent to
+    set one up: every page but the few that enrol, step up or sign out redirects there,
+    the Django admin included. The API answers 403 ``MFA_ENROLMENT_REQUIRED`` instead
+    (``accounts.reauth.SecondFactorEnrolled``)."""
+
+    ALLOWED = frozenset(
+        {
+            "home", "healthz", "readyz", "accounts:login", "accounts:login_2fa", "accounts:logout",
+            "accounts:totp", "accounts:recovery_codes", "accounts:reauthenticate", "accounts:security",
+        }
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if hasattr(view_func, "cls") or request.path.startswith("/api/"):
+            return None  # DRF views answer for themselves
+        match = request.resolver_match
+        if match is None or match.view_name in self.ALLOWED or not request.user.is_authenticated:
+            return None
+        if factors.needs_enrolment(request.user):
+            notice = "Your role needs a second factor. Set up an authenticator app to continue."
+            messages.info(request, notice, fail_silently=True)
+            return redirect("accounts:totp")
+        return None

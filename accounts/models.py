@@ -190,6 +190,14 @@ class AuditEvent(models.Model):
         TOKEN_REFRESHED = "token_refreshed", "Token refreshed"
         TOKEN_REVOKED = "token_revoked", "Token revoked"
         TOKEN_REUSE_DETECTED = "token_reuse_detected", "Token reuse detected"
+        FACTOR_ADDED = "factor_added", "Second factor added"
+        FACTOR_REMOVED = "factor_removed", "Second factor removed"
+        FACTOR_USED = "factor_used", "Second factor used"
+        SECOND_STEP_FAILED = "second_step_failed", "Second step failed"
+        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
+        RECOVERY_CODES_GENERATED = "recovery_codes_generated", "Recovery codes generated"
+        REAUTHENTICATED = "reauthenticated", "Authenticated again (step-up)"
+        REAUTH_FAILED = "reauth_failed", "Step-up failed"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -214,3 +222,35 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event} {self.outcome}"
+
+
+class TotpDevice(models.Model):
+    """A confirmed authenticator app (RFC 6238). One per account.
+
+    The secret is stored encrypted (``accounts.factors``, a key derived from SECRET_KEY)
+    and never shown again after set-up. ``last_used_step`` is the 30-second step of the
+    last accepted code: a code for that step or an earlier one is refused (no replay).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    encrypted_secret = models.TextField(editable=False)
+    last_used_step = models.BigIntegerField(default=-1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Authenticator app of {self.user}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored as a keyed hash; a new set replaces the old."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_user_hash")]
+
+    def __str__(self) -> str:
+        return f"Recovery code of {self.user} ({'used' if self.used_at else 'unused'})"

@@ -9,8 +9,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import audit, sessions
-from accounts.models import Role, User
+from accounts import audit, factors, mail, sessions
+from accounts.models import RecoveryCode, Role, TotpDevice, User
+from accounts.security_mail import factor_mail
 from accounts.signals import credentials_revoked
 
 Event = audit.Event
@@ -110,6 +111,8 @@ def user_delete(*, user: User, acting_user: User, request: HttpRequest | None = 
     """
     user = User.objects.select_for_update().get(pk=user.pk)
     revoke_credentials(user)
+    TotpDevice.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
     user.email = f"deleted-{uuid.uuid4().hex}@deleted.invalid"
     user.name = ""
     user.is_active = False
@@ -118,3 +121,53 @@ def user_delete(*, user: User, acting_user: User, request: HttpRequest | None = 
     user.set_unusable_password()
     user.save()
     audit.record(Event.USER_DELETED, request=request, actor=acting_user, target=f"user:{user.pk}")
+
+
+# --- Second factors (callers have checked step-up: accounts.reauth) -------------------
+
+
+def totp_enable(*, user: User, secret: str, code: str, request: HttpRequest | None = None) -> list[str] | None:
+    """Confirm an authenticator with its first code and store it (encrypted).
+
+    Returns the new recovery codes when the account had none (shown once), ``[]`` when it
+    kept its set, and None when the code is wrong. The confirming code's step is recorded,
+    so that very code cannot then be replayed to sign in.
+    """
+    step = factors.matching_step(secret, code)
+    if step is None:
+        return None
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=user.pk)
+        TotpDevice.objects.filter(user=user).delete()
+        TotpDevice.objects.create(user=user, encrypted_secret=factors.encrypt_secret(secret), last_used_step=step)
+        codes = [] if factors.recovery_codes_left(user) else _replace_recovery_codes(user)
+        audit.record(Event.FACTOR_ADDED, request=request, actor=user, reason=factors.TOTP)
+        mail.send_later(factor_mail, user_id=str(user.pk), change="totp_added")
+    return codes
+
+
+@transaction.atomic
+def totp_disable(*, user: User, request: HttpRequest | None = None) -> bool:
+    """Remove the authenticator and, with no factor left, the recovery codes."""
+    removed, _ = TotpDevice.objects.filter(user=user).delete()
+    if not removed:
+        return False
+    RecoveryCode.objects.filter(user=user).delete()
+    audit.record(Event.FACTOR_REMOVED, request=request, actor=user, reason=factors.TOTP)
+    mail.send_later(factor_mail, user_id=str(user.pk), change="totp_removed")
+    return True
+
+
+@transaction.atomic
+def recovery_codes_regenerate(*, user: User, request: HttpRequest | None = None) -> list[str]:
+    """A new set of recovery codes; the old set dies. The codes are returned once, never stored."""
+    codes = _replace_recovery_codes(user)
+    audit.record(Event.RECOVERY_CODES_GENERATED, request=request, actor=user, reason=f"{len(codes)} codes")
+    return codes
+
+
+def _replace_recovery_codes(user: User) -> list[str]:
+    RecoveryCode.objects.filter(user=user).delete()
+    codes = factors.new_recovery_codes()
+    RecoveryCode.objects.bulk_create(RecoveryCode(user=user, code_hash=factors.hash_recovery_code(c)) for c in codes)
+    return codes

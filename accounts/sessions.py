@@ -12,19 +12,23 @@ from django.utils import timezone
 from accounts.models import User, UserSession
 from accounts.net import client_ip, user_agent
 
-AUTH_AT = "auth_at"
+AUTH_AT = "auth_at"  # when this session signed in (the absolute timeout, OIDC auth_time)
 SEEN_AT = "seen_at"
+VERIFIED_AT = "verified_at"  # when the user last proved who they are: sign-in or step-up
+AMR = "amr"  # how: the methods of that authentication ("pwd", "totp", "recovery_code")
 
 
 def _store(session_key: str):
     return import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
 
 
-def start(request: HttpRequest, user: User) -> UserSession:
+def start(request: HttpRequest, user: User, methods: list[str]) -> UserSession:
     """Record the session that was just signed in (its key already rotated), and write it."""
     now = time.time()
     request.session[AUTH_AT] = now
     request.session[SEEN_AT] = now
+    request.session[VERIFIED_AT] = now
+    request.session[AMR] = list(methods)
     request.session.save()  # in the sign-in's transaction; accounts.session_store writes it once
     session_key = request.session.session_key
     assert session_key is not None, "save() gives the session its key"

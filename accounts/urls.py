@@ -1,12 +1,17 @@
 from django.urls import path
 
-from accounts import views
+from accounts import factor_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.login_view, name="login"),
+    path("login/2fa/", factor_views.login_second_step_view, name="login_2fa"),
     path("logout/", views.logout_view, name="logout"),
+    path("reauthenticate/", factor_views.reauthenticate_view, name="reauthenticate"),
+    path("security/", factor_views.security_view, name="security"),
+    path("2fa/totp/", factor_views.totp_view, name="totp"),
+    path("2fa/recovery-codes/", factor_views.recovery_codes_view, name="recovery_codes"),
     path("register/", views.register_view, name="register"),
     path("profile/", views.profile_view, name="profile"),
     path("password/change/", views.password_change_view, name="password_change"),

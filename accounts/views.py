@@ -22,6 +22,7 @@ from accounts.forms import LoginForm, ProfileForm, RegistrationForm
 from accounts.models import UserSession
 from accounts.net import client_ip_key
 from accounts.password_reset import password_reset_mail
+from accounts.reauth import reauthentication_required
 from accounts.redirects import safe_next
 
 THROTTLED_MESSAGE = "Too many sign-in attempts. Please wait {wait} and try again."
@@ -56,8 +57,10 @@ def login_view(request):
         )
         if result.is_success:
             return login_flow.finish_response(request, redirect(next_url), result)
-        if result.retry_after is not None:  # throttled
-            form.add_error(None, THROTTLED_MESSAGE.format(wait=_wait_text(result.retry_after)))
+        if result.needs_second_step:
+            return redirect(f"{reverse('accounts:login_2fa')}?{urlencode({'next': next_url})}")
+        if result.is_throttled:
+            form.add_error(None, THROTTLED_MESSAGE.format(wait=_wait_text(result.retry_after or 0)))
             status = 429
         else:
             form.add_error(None, login_flow.INVALID_CREDENTIALS_MESSAGE)
@@ -156,6 +159,7 @@ def email_confirm_send_view(request):
 
 @sensitive_post_parameters()
 @never_cache
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 def password_change_view(request):
     form = PasswordChangeForm(request.user, request.POST or None)

@@ -139,6 +139,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SecondFactorEnrolmentMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.LoginRequiredByDefaultMiddleware",
 ]
@@ -241,6 +242,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60
 
+# Second factors and step-up (accounts/factors.py, accounts/reauth.py). The roles listed
+# need a second factor before they may act; the contract names admin.
+MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", ["admin"])
+MFA_PENDING_TTL = 300  # seconds between the password step and the second step
+MFA_ISSUER = env_str("MFA_ISSUER", "Auth done right")
+REAUTH_MAX_AGE = env_int("REAUTH_MAX_AGE", 300)
+
 # Sessions live in the database in every profile: revocation is exact, and a cache
 # outage does not sign anybody out.
 SESSION_ENGINE = "accounts.session_store"  # the database store, writing a sign-in's row once
@@ -341,7 +349,13 @@ REST_FRAMEWORK = {
     # The bearer class comes first: a request with an Authorization header is decided
     # by it alone, and a missing credential is a 401 that names the Bearer scheme.
     "DEFAULT_AUTHENTICATION_CLASSES": ["oauth.authentication.BearerAuthentication", "core.api.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "permissions.drf.TokenScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "permissions.drf.TokenScope",
+        # No-ops unless a view declares them (mfa_enrolment_enforced, reauth_methods).
+        "accounts.reauth.SecondFactorEnrolled",
+        "accounts.reauth.RecentAuthentication",
+    ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",

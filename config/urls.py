@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/csrf/", accounts_api.CsrfView.as_view(), name="api-csrf"),
     path("api/auth/login/", accounts_api.LoginView.as_view(), name="api-login"),
+    path("api/auth/login/2fa/", accounts_api.SecondStepView.as_view(), name="api-login-2fa"),
+    path("api/auth/reauthenticate/", accounts_api.ReauthenticateView.as_view(), name="api-reauthenticate"),
     path("api/auth/logout/", accounts_api.LogoutView.as_view(), name="api-logout"),
     path("api/me/", permissions_api.MeView.as_view(), name="api-me"),
     path("orders/", include("orders.urls")),

@@ -43,11 +43,14 @@ class BearerScheme(OpenApiAuthenticationExtension):
 ERROR_CODES = [
     "VALIDATION_ERROR",
     "INVALID_CREDENTIALS",
+    "INVALID_CODE",
     "NOT_AUTHENTICATED",
     "INVALID_TOKEN",
     "FORBIDDEN",
     "INSUFFICIENT_SCOPE",
     "CSRF_FAILED",
+    "MFA_ENROLMENT_REQUIRED",
+    "REAUTH_REQUIRED",
     "NOT_FOUND",
     "NOT_ACCEPTABLE",
     "UNSUPPORTED_MEDIA_TYPE",
@@ -81,9 +84,10 @@ WWW_AUTHENTICATE = {
 ERROR_DESCRIPTIONS = {
     400: "VALIDATION_ERROR: bad input (a body, a query parameter or malformed JSON); `fields` names what was refused.",
     401: "NOT_AUTHENTICATED (no credential), INVALID_TOKEN (an expired, revoked or unknown bearer token), "
-    "INVALID_CREDENTIALS (sign-in only).",
+    "INVALID_CREDENTIALS (sign-in only), INVALID_CODE (a wrong second-factor code).",
     403: "FORBIDDEN (authenticated, not allowed), INSUFFICIENT_SCOPE (the token's scopes do not cover the "
-    "action) or CSRF_FAILED (a session request without the X-CSRFToken header).",
+    "action), CSRF_FAILED (a session request without the X-CSRFToken header), MFA_ENROLMENT_REQUIRED (the "
+    "caller's role needs a second factor and has none) or REAUTH_REQUIRED (a sensitive action: step up first).",
     404: "NOT_FOUND: no such object or page, or one the caller may not view.",
     406: "NOT_ACCEPTABLE: the Accept header names no type the API answers in (JSON).",
     415: "UNSUPPORTED_MEDIA_TYPE: a body that is not application/json.",
@@ -166,6 +170,9 @@ class AutoSchema(DrfAutoSchema):
             min_properties = getattr(serializer, "min_properties", None)
             if min_properties:
                 schema["minProperties"] = min_properties
+            one_of = getattr(serializer, "one_of", None)  # exactly one of these fields
+            if one_of:
+                schema["oneOf"] = [{"required": [name]} for name in one_of]
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

@@ -83,6 +83,7 @@ class TokenFamily(models.Model):
     code_digest = models.CharField(max_length=64, unique=True)
     family = models.UUIDField(null=True, unique=True)
     auth_time = models.DateTimeField(null=True)
+    amr = models.CharField(max_length=64, blank=True, help_text="How the user authenticated (session methods).")
     started_at = models.DateTimeField(default=timezone.now)
     redeemed_at = models.DateTimeField(null=True)
 

@@ -73,6 +73,16 @@ def may_use_tokens(user) -> bool:
     return user is None or (user.is_active and not user.is_deleted)
 
 
+# The session's methods (accounts.login, accounts.factors) as RFC 8176 values.
+RFC8176 = {"pwd": "pwd", "totp": "otp", "recovery_code": "otp", "passkey": "hwk"}
+
+
+def rfc8176_amr(methods: list[str]) -> list[str]:
+    """``amr`` of an ID token: each method's RFC 8176 value, and ``mfa`` with two factors."""
+    values = sorted({RFC8176[m] for m in methods if m in RFC8176})
+    return [*values, "mfa"] if len(values) >= 2 else values
+
+
 class TokenRequestThrottled(errors.OAuth2Error):
     """429 from the token endpoint, in the RFC 6749 error format, with ``Retry-After``."""
 
@@ -156,6 +166,7 @@ class Validator(OAuth2Validator):
             user=request.user,
             code_digest=digest(code["code"]),
             auth_time=getattr(request, "auth_time", None),
+            amr=" ".join(getattr(request, "amr", None) or []),
         )
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
@@ -168,6 +179,7 @@ class Validator(OAuth2Validator):
             return False
         family = TokenFamily.objects.get(code_digest=code_digest)
         request.auth_time = family.auth_time
+        request.amr = family.amr.split()
         request.code_digest = code_digest
         return True
 
@@ -234,6 +246,7 @@ class Validator(OAuth2Validator):
             if family.started_at + timedelta(seconds=settings.REFRESH_TOKEN_ABSOLUTE_TTL) <= timezone.now():
                 return False
             request.auth_time = family.auth_time
+            request.amr = family.amr.split()
         return True
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> list[str]:
@@ -347,6 +360,11 @@ class Validator(OAuth2Validator):
         auth_time = getattr(request, "auth_time", None)
         if isinstance(auth_time, datetime):
             claims["auth_time"] = int(auth_time.astimezone(UTC).timestamp())
+        amr = rfc8176_amr(getattr(request, "amr", None) or [])
+        if amr:
+            claims["amr"] = amr
+            if "mfa" in amr:
+                claims["acr"] = "mfa"
         return claims, expiration_time
 
     # prompt=none. oauthlib asks these twice: when the view validates the request (its

@@ -28,12 +28,12 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 
-from accounts import audit, sessions, throttles
+from accounts import audit, factors, sessions, throttles
 from accounts.net import client_ip
 from oauth import consent
 from oauth.models import Consent
 from oauth.server import ALLOWED_GRANT_TYPES, ALLOWED_RESPONSE_TYPES
-from oauth.validators import may_use_tokens
+from oauth.validators import may_use_tokens, rfc8176_amr
 from permissions.scopes import catalogue, describe
 
 Application = get_application_model()
@@ -62,6 +62,11 @@ def is_loopback_redirect(uri: str) -> bool:
 def session_auth_time(request) -> datetime | None:
     auth_at = request.session.get(sessions.AUTH_AT)
     return datetime.fromtimestamp(auth_at, tz=UTC) if isinstance(auth_at, (int, float)) else None
+
+
+def session_amr(request) -> list[str]:
+    amr = request.session.get(sessions.AMR)
+    return [str(m) for m in amr] if isinstance(amr, list) else []
 
 
 def parse_max_age(value: str | None) -> int | None:
@@ -143,6 +148,7 @@ class AuthorizeView(dot_views.AuthorizationView):
                 return self._redirect_error(credentials, application, "login_required", "The user must sign in again.")
             return self._reauthenticate()
         credentials["auth_time"] = session_auth_time(request)
+        credentials["amr"] = session_amr(request)
         # prompt=consent (OIDC Core 3.1.2.1): ask again even when the scopes were approved.
         # is_covered is False for a public client's loopback URI on an unregistered port.
         if "consent" not in prompt and consent.is_covered(
@@ -196,6 +202,8 @@ class AuthorizeView(dot_views.AuthorizationView):
     def _needs_fresh_login(self, prompt: set[str]) -> bool:
         if "login" in prompt:
             return True
+        if "mfa" in self.request.GET.get("acr_values", "").split() and self._can_do_more_than_this_session():
+            return True  # the client asks for two factors: sign in again with both
         max_age = parse_max_age(self.request.GET.get("max_age"))
         if max_age is None:
             return False
@@ -203,6 +211,10 @@ class AuthorizeView(dot_views.AuthorizationView):
             return True  # OIDC Core 3.1.2.1: like prompt=login
         auth_time = session_auth_time(self.request)
         return auth_time is None or (datetime.now(UTC) - auth_time).total_seconds() > max_age
+
+    def _can_do_more_than_this_session(self) -> bool:
+        """The account has a second factor this session's sign-in did not use."""
+        return "mfa" not in rfc8176_amr(session_amr(self.request)) and factors.has_second_factor(self.request.user)
 
     def _issue(self, request, scopes, credentials, application):
         try:
@@ -260,6 +272,7 @@ class AuthorizeView(dot_views.AuthorizationView):
 
     def create_authorization_response(self, request, scopes, credentials, allow):
         credentials.setdefault("auth_time", session_auth_time(request))
+        credentials.setdefault("amr", session_amr(request))
         application = Application.objects.filter(client_id=credentials.get("client_id")).first()
         is_consent_post = request.method == "POST"
         try:
@@ -470,12 +483,15 @@ class DiscoveryView(dot_views.ConnectDiscoveryInfoView):
                     "email",
                     "email_verified",
                     "auth_time",
+                    "amr",
+                    "acr",
                     "iss",
                     "aud",
                     "exp",
                     "iat",
                     "nonce",
                 ],
+                "acr_values_supported": ["mfa"],
             }
         )
         return JsonResponse(data, headers={"Access-Control-Allow-Origin": "*"})

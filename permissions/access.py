@@ -40,6 +40,7 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("readyz", GET, PUBLIC),
     # Account pages
     Route("accounts:login", GET_POST, PUBLIC),
+    Route("accounts:login_2fa", GET_POST, PUBLIC),  # only a live password step gets past it
     Route("accounts:logout", POST, PUBLIC),  # signing out an anonymous browser does nothing
     Route("accounts:register", GET_POST, PUBLIC),
     Route("accounts:password_reset", GET_POST, PUBLIC),
@@ -50,6 +51,10 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("accounts:email_confirm_send", POST, SIGNED_IN),
     Route("accounts:profile", GET_POST, SIGNED_IN),
     Route("accounts:password_change", GET_POST, SIGNED_IN),
+    Route("accounts:reauthenticate", GET_POST, SIGNED_IN),
+    Route("accounts:security", GET, SIGNED_IN),
+    Route("accounts:totp", GET_POST, SIGNED_IN),
+    Route("accounts:recovery_codes", GET_POST, SIGNED_IN),
     Route("accounts:sessions", GET, SIGNED_IN),
     Route("accounts:session_revoke", POST, SIGNED_IN),
     Route("accounts:session_revoke_others", POST, SIGNED_IN),
@@ -80,6 +85,8 @@ ACCESS_TABLE: tuple[Route, ...] = (
     # JSON API
     Route("api-csrf", GET, PUBLIC, api=True),
     Route("api-login", POST, PUBLIC, api=True),
+    Route("api-login-2fa", POST, PUBLIC, api=True),  # only a live password step gets past it
+    Route("api-reauthenticate", POST, SIGNED_IN, api=True),
     Route("api-logout", POST, SIGNED_IN, api=True),
     Route("api-me", GET, SIGNED_IN, api=True),
     Route("api-orders", GET_POST, SIGNED_IN, api=True),

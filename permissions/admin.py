@@ -4,8 +4,9 @@ User changes go through the same services as the users API, and every object thr
 """
 
 from django.contrib import admin
+from django.shortcuts import redirect
 
-from accounts import services
+from accounts import reauth, services
 from accounts.models import User
 from core.admin import ReadOnlyAdmin
 from permissions.admin_mixins import PolicyAdmin
@@ -36,6 +37,19 @@ class UserAdmin(PolicyAdmin):
 
     def get_actions(self, request):
         return {}  # bulk delete would skip the scrubbing service
+
+    # Step-up (accounts.reauth): saving a change, and the delete confirmation and deletion.
+    # A stale session goes to /accounts/reauthenticate/ and comes back to the form.
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and not reauth.is_recent(request):
+            return redirect(reauth.reauthenticate_url(request))
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if not reauth.is_recent(request):
+            return redirect(reauth.reauthenticate_url(request))
+        return super().delete_view(request, object_id, extra_context)
 
 
 @admin.register(RolePermission)

@@ -83,6 +83,7 @@ class UserListView(generics.ListAPIView):
 
 
 class UserDetailView(APIView):
+    reauth_methods = ("PATCH", "DELETE")  # accounts.reauth: changing or deleting a user needs step-up
     @staticmethod
     def user_access(request, user_id, perm: str = "accounts.view_user") -> User:
         return user_access(fetched_by=request.user, user_id=user_id, perm=perm, request=request._request)
@@ -110,6 +111,8 @@ class UserDetailView(APIView):
 
 class MeView(APIView):
     """Who the caller is and what it may do now (narrowed by a token's scopes)."""
+
+    mfa_enrolment_exempt = True  # an admin still setting up a second factor may ask who they are
 
     token_scopes = ANY_TOKEN
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import factory
+import pyotp
 
-from accounts.models import Region, Role, User
+from accounts.factors import encrypt_secret
+from accounts.models import Region, Role, TotpDevice, User
 from orders.models import Order, RefundRequest
 
 PASSWORD = "a long test passphrase 42"
+# Every factory admin has an authenticator app with this secret (the admin role needs a second factor).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -28,6 +33,12 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save()
 
+    @factory.post_generation
+    def totp(obj, create, extracted, **kwargs):
+        """Admins get an authenticator app (``TOTP_SECRET``) unless ``totp=False`` is passed."""
+        if create and (extracted if extracted is not None else obj.role == Role.ADMIN):
+            enrol_totp(obj)
+
 
 def customer(region: str = Region.EU, **kwargs) -> User:
     return UserFactory(role=Role.CUSTOMER, region=region, **kwargs)
@@ -42,7 +53,28 @@ def manager(region: str = Region.EU, **kwargs) -> User:
 
 
 def admin(**kwargs) -> User:
+    """An admin, with an authenticator app (``TOTP_SECRET``) unless ``totp=False``."""
     return UserFactory(role=Role.ADMIN, region="", **kwargs)
+
+
+def enrol_totp(user: User, secret: str = TOTP_SECRET) -> User:
+    TotpDevice.objects.create(user=user, encrypted_secret=encrypt_secret(secret))
+    return user
+
+
+def totp_code(secret: str = TOTP_SECRET, *, steps: int = 0) -> str:
+    """The code an authenticator app shows now (or ``steps`` periods away)."""
+    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
+
+
+def fresh_totp_code(user: User, secret: str = TOTP_SECRET) -> str:
+    """A code the server will accept for this user now.
+
+    Tests sign the same admin in several times within one 30-s step, and a code is
+    accepted once; forgetting the last used step stands in for waiting for the next one.
+    """
+    TotpDevice.objects.filter(user=user).update(last_used_step=-1)
+    return totp_code(secret)
 
 
 class OrderFactory(factory.django.DjangoModelFactory):

@@ -10,6 +10,7 @@ from accounts.models import AuditEvent, Role, UserSession
 from oauth.registration import register_client
 from tests.factories import PASSWORD, admin, customer, manager
 from tests.support.oauth import REDIRECT_URI, mint_token
+from tests.support.sign_in import finish_page_login
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.django_db
 def signed_in(user) -> Client:
     client = Client()
     response = client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    response = finish_page_login(client, user, response)
     assert response.status_code == 302
     return client
 

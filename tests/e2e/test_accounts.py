@@ -58,7 +58,9 @@ def test_register_then_sign_in(web: Browsing):
     expect(page.get_by_role("status")).to_contain_text("Welcome! Your account is ready.")
     expect(main(page)).to_contain_text(f"Signed in as {email} (Customer, US)")
     # What a customer may reach, and no more.
-    expect(nav(page).get_by_role("link")).to_have_text(["Orders", "Sessions", "Connected apps", "Rita Register"])
+    expect(nav(page).get_by_role("link")).to_have_text(
+        ["Orders", "Security", "Sessions", "Connected apps", "Rita Register"]
+    )
     web.screenshot(page, "home")
 
     sign_out(web, page)

@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import Browsing, main, nav, register, submit_login, unique_email
-from tests.support.servers import DEMO_PASSWORD
+from tests.e2e.browser import Browsing, main, nav, register, submit_login, submit_second_step, unique_email
+from tests.support.servers import DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,7 @@ def test_admin_changes_a_role_and_the_users_next_page_reflects_it(web: Browsing)
     expect(ada).to_have_url(re.compile(r"/accounts/login/\?next=%2Fadmin%2F$"))
     web.check(ada)
     submit_login(web, ada, "ada@example.com", DEMO_PASSWORD, status=302)
+    submit_second_step(web, ada, DEMO_TOTP_SECRET)
     expect(ada).to_have_url(web.origin + "/admin/")
     expect(ada.get_by_role("heading", name="Site administration")).to_be_visible()
     web.screenshot(ada, "admin")

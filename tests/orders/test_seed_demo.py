@@ -5,13 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from io import StringIO
 
+import pyotp
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from oauth2_provider.models import get_application_model
 
-from accounts.models import User, UserSession
+from accounts import factors
+from accounts.models import TotpDevice, User, UserSession
 from orders.models import Order, RefundRequest
+from tests.factories import TOTP_SECRET
 from tests.support.clients import api_login
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +116,7 @@ def test_password_option_resets_every_demo_account(local):
     client = api_login(Client(), alice, password=printed_password(output, "alice@example.com"))
     assert client.get("/api/me/").status_code == 200
 
-    seed("--password", DEMO_PASSWORD)
+    seed("--password", DEMO_PASSWORD, "--totp-secret", TOTP_SECRET)  # ada's second step: the test's secret
 
     for email in DEMO:
         assert User.objects.get(email=email).check_password(DEMO_PASSWORD), email
@@ -184,3 +187,26 @@ def test_refunded_demo_orders_carry_the_approved_request_that_refunded_them(loca
         approved = RefundRequest.objects.get(order=refunded, status="approved")
         assert approved.decided_by.email == manager
         assert approved.decided_at is not None
+
+
+def test_ada_is_enrolled_in_totp_and_her_secret_is_printed_once(local):
+    output = seed()
+    line = next(line for line in output.splitlines() if "TOTP" in line)
+    secret = line.split("secret: ")[1].split()[0]
+    ada = User.objects.get(email="ada@example.com")
+    assert factors.verify_totp(ada, pyotp.TOTP(secret).now())
+    again = seed()
+    assert secret not in again and "enrolled (secret unchanged" in again
+
+
+def test_totp_secret_gives_every_admin_that_secret(local):
+    seed("--password", DEMO_PASSWORD, "--totp-secret", TOTP_SECRET)
+    client = Client()
+    api_login(client, User.objects.get(email="ada@example.com"), DEMO_PASSWORD)
+    assert client.get("/api/me/").json()["role"] == "admin"
+    assert TotpDevice.objects.filter(user__role="admin").count() == 1
+
+
+def test_a_malformed_totp_secret_is_refused(local):
+    with pytest.raises(CommandError, match="base32"):
+        seed("--totp-secret", "not-base32!")

@@ -2,37 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import uuid
-
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from permissions.access import ACCESS_TABLE, route_for
-
-
-def iter_routes(resolver: URLResolver | None = None, namespace: str = "", prefix: str = ""):
-    """Yield (view name, example path) for every URL pattern of the site."""
-    resolver = resolver or get_resolver()
-    for pattern in resolver.url_patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            yield from iter_routes(pattern, inner, route)
-        elif isinstance(pattern, URLPattern):
-            name = f"{namespace}{pattern.name}" if pattern.name else f"{namespace}<unnamed {route}>"
-            yield name, example_path(route)
-
-
-def example_path(route: str) -> str:
-    """A concrete path for a route: converters filled in, regex anchors removed."""
-    route = route.replace("^", "").replace("/?$", "/").replace("$", "").replace("\\.", ".")
-    route = re.sub(r"<uuid:\w+>", str(uuid.uuid4()), route)
-    route = re.sub(r"<int:\w+>", "1", route)
-    return "/" + re.sub(r"<(str:|path:)?\w+>", "x", route)
-
-
-ROUTE_PATHS = dict(iter_routes())
+from tests.support.routes import ROUTE_PATHS, route_example_path
 
 
 def test_every_route_is_in_the_access_table():
@@ -45,14 +18,10 @@ def test_the_table_names_only_existing_routes():
     assert stale == []
 
 
-def _example_path(route) -> str:
-    return "/admin/" if route.name == "admin:*" else ROUTE_PATHS[route.name]
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", [r for r in ACCESS_TABLE if not r.is_public], ids=lambda r: r.name)
 def test_anonymous_is_refused_everywhere_not_public(client, route):
-    path = _example_path(route)
+    path = route_example_path(route)
     method = route.methods[0]
     response = client.generic(method, path, content_type="application/json", data="{}")
     if route.audience == "token":
@@ -72,7 +41,7 @@ def test_anonymous_is_refused_everywhere_not_public(client, route):
     "route", [r for r in ACCESS_TABLE if r.is_public and r.methods == ("GET",)], ids=lambda r: r.name
 )
 def test_public_pages_answer_anonymous_callers(client, route):
-    response = client.get(_example_path(route))
+    response = client.get(route_example_path(route))
     if route.name == "admin-login":
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     else:

@@ -22,6 +22,7 @@ each other's rows; tests/conftest.py holds the deterministic settings profile.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -35,7 +36,8 @@ from django.utils import timezone
 from hypothesis import given, strategies as st
 from rest_framework.test import APIRequestFactory, force_authenticate
 
-from accounts.models import Region, Role, User
+from accounts import sessions
+from accounts.models import Region, Role, TotpDevice, User
 from core.rules import Check, Rule, registry
 from orders.models import MAX_AMOUNT, MIN_AMOUNT, Currency, Order, RefundRequest
 from orders.policy import MANAGER_REFUND_LIMIT, READ_SCOPE, WRITE_SCOPE, in_region
@@ -150,6 +152,8 @@ def build(spec: dict) -> World:
         user.set_unusable_password()
         users.append(user)
     User.objects.bulk_create(users)
+    # The admin role needs a second factor (accounts.reauth.SecondFactorEnrolled): these have one.
+    TotpDevice.objects.bulk_create(TotpDevice(user=u, encrypted_secret="-") for u in users if u.role == Role.ADMIN)
     orders = Order.objects.bulk_create(
         Order(
             owner=users[o["owner"]], region=o["region"], status=o["status"], amount=o["amount"], currency=o["currency"],
@@ -295,6 +299,7 @@ def call(principal, method: str, path: str, body: dict | None):
     )
     token = SimpleNamespace(scope=" ".join(principal.scopes)) if isinstance(principal, ClientPrincipal) else None
     force_authenticate(request, user=principal, token=token)
+    request.session = {sessions.VERIFIED_AT: time.time()}  # a session that just signed in (step-up is fresh)
     match = resolve(path)
     with transaction.atomic():
         response = match.func(request, *match.args, **match.kwargs)

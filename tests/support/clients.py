@@ -10,7 +10,7 @@ import json
 
 from django.test import Client
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, fresh_totp_code
 
 
 def csrf_token(client: Client) -> str:
@@ -27,6 +27,14 @@ def api_login(client: Client, user, password: str = PASSWORD) -> Client:
         headers={"X-CSRFToken": token},
     )
     assert response.status_code == 200, response.content
+    if response.json()["status"] == "mfa_required":
+        response = client.post(
+            "/api/auth/login/2fa/",
+            {"code": fresh_totp_code(user)},
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
+        )
+        assert response.status_code == 200, response.content
     return client
 
 

@@ -25,6 +25,8 @@ LOOPBACK = "127.0.0.1"
 
 # The password every demo account gets in the browser tests (seed_demo --password).
 DEMO_PASSWORD = "e2e tulip harbour lantern 42"
+# The demo admins' authenticator-app secret (seed_demo --totp-secret); tests compute codes from it.
+DEMO_TOTP_SECRET = "E2EADMINSECRETTOTPE2EADMINSECRET"
 
 # The redirect URI seed_demo registers for demo-client is http://127.0.0.1:8765/callback.
 DEMO_CLIENT_PORT = 8765
@@ -194,7 +196,7 @@ def start_site(var_dir: Path, *, rates: dict[str, str]) -> Process:
     )
     log_path = var_dir / "server.log"
     _manage(var_dir, env, log_path, "migrate", "--noinput")
-    _manage(var_dir, env, log_path, "seed_demo", "--password", DEMO_PASSWORD)
+    _manage(var_dir, env, log_path, "seed_demo", "--password", DEMO_PASSWORD, "--totp-secret", DEMO_TOTP_SECRET)
     origin = f"http://{LOOPBACK}:{port}"
     process = _spawn(
         f"site on {origin}",

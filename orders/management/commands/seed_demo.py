@@ -1,7 +1,14 @@
-"""python manage.py seed_demo [--password PW] [--force]: the contract's demo data, idempotent."""
+"""python manage.py seed_demo [--password PW] [--totp-secret BASE32] [--force]: the contract's demo data, idempotent.
+
+Admins need a second factor: a new admin gets an authenticator app (TOTP) whose secret is
+printed once with the passwords; ``--totp-secret`` gives every admin that secret (existing
+ones included).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from datetime import timedelta
 from decimal import Decimal
@@ -14,8 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
-from accounts import services as account_services
-from accounts.models import Region, Role, User
+from accounts import factors, services as account_services
+from accounts.models import Region, Role, TotpDevice, User
 from oauth.registration import register_client
 from orders.models import Order, RefundRequest
 
@@ -72,9 +79,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", help="Give every demo account this password (existing ones are reset).")
+        parser.add_argument("--totp-secret", help="Give every demo admin an authenticator app with this base32 secret.")
         parser.add_argument("--force", action="store_true", help="Run outside the local profile.")
 
-    def handle(self, *args, password: str | None, force: bool, **options):
+    def handle(self, *args, password: str | None, force: bool, totp_secret: str | None = None, **options):
         if settings.ENV != "local" and not force:
             raise CommandError(
                 "seed_demo creates accounts with known passwords; "
@@ -82,8 +90,12 @@ class Command(BaseCommand):
             )
         if password is not None:
             self._validate(password)
+        if totp_secret is not None:
+            totp_secret = self._valid_totp_secret(totp_secret)
         with transaction.atomic():
             lines = [self._account(email, name, role, region, password) for email, name, role, region in DEMO_ACCOUNTS]
+            admins = [email for email, _name, role, _region in DEMO_ACCOUNTS if role == Role.ADMIN]
+            lines += [self._totp(email, totp_secret) for email in admins]
             for email in ("alice@example.com", "bob@example.com"):
                 self._orders(User.objects.get(email=email))
             clients = [self._client(spec) for spec in DEMO_CLIENTS]
@@ -119,6 +131,28 @@ class Command(BaseCommand):
             account_services.revoke_credentials(user)
             return f"{label} (password reset as given)"
         return f"{label} (exists; password unchanged - use --password to reset)"
+
+    @staticmethod
+    def _valid_totp_secret(secret: str) -> str:
+        secret = "".join(secret.split()).upper()
+        try:
+            raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        except (binascii.Error, ValueError):
+            raise CommandError("--totp-secret must be base32 (A-Z, 2-7).") from None
+        if len(raw) < 10:
+            raise CommandError("--totp-secret must carry at least 80 bits (16 base32 characters).")
+        return secret
+
+    def _totp(self, email: str, secret: str | None) -> str:
+        """Enrol an admin in TOTP: a new random secret printed once, or the one given."""
+        user = User.objects.get(email=email)
+        label = f"{email:<20} authenticator app (TOTP)"
+        if secret is None and TotpDevice.objects.filter(user=user).exists():
+            return f"{label}: enrolled (secret unchanged - use --totp-secret to set it)"
+        shown = secret or factors.new_totp_secret()
+        TotpDevice.objects.filter(user=user).delete()
+        TotpDevice.objects.create(user=user, encrypted_secret=factors.encrypt_secret(shown))
+        return f"{label}: secret as given" if secret else f"{label} secret: {shown}  (shown once)"
 
     def _orders(self, owner: User) -> None:
         if Order.objects.filter(owner=owner).exists():

@@ -1,0 +1,158 @@
+"""Pages of second factors and step-up: the second sign-in step, TOTP, recovery codes,
+re-authentication and the security overview."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from accounts import factors, login as login_flow, services
+from accounts.forms import ReauthenticateForm, SecondStepForm, TotpConfirmForm
+from accounts.models import AuditEvent
+from accounts.reauth import reauthentication_required
+from accounts.redirects import safe_next
+
+TOTP_SETUP_KEY = "accounts.totp.setup_secret"  # the secret being set up, until confirmed
+SECURITY_EVENTS = 20
+
+
+def _wait_text(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest} s" if minutes and rest else (f"{minutes} min" if minutes else f"{rest} s")
+
+
+@login_not_required
+@sensitive_post_parameters("code", "recovery_code")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_second_step_view(request: HttpRequest) -> HttpResponse:
+    next_url = safe_next(request, "/")
+    if login_flow.pending_login(request) is None:
+        messages.info(request, "Please sign in again.")
+        return redirect(f"{reverse('accounts:login')}?{request.GET.urlencode()}" if request.GET else "accounts:login")
+    form = SecondStepForm(request.POST or None)
+    status = 200
+    result = None
+    if request.method == "POST" and form.is_valid():
+        result = login_flow.attempt_second_step(
+            request, code=form.cleaned_data["code"], recovery_code=form.cleaned_data["recovery_code"]
+        )
+        if result.is_success:
+            return login_flow.finish_response(request, redirect(next_url), result)
+        if result.is_expired:
+            messages.info(request, "That sign-in took too long. Please sign in again.")
+            return redirect("accounts:login")
+        if result.is_throttled:
+            wait = _wait_text(result.retry_after or 0)
+            form.add_error(None, f"Too many sign-in attempts. Please wait {wait} and try again.")
+            status = 429
+        else:
+            form.add_error(None, login_flow.INVALID_CODE_MESSAGE)
+            status = 401
+    response = render(request, "accounts/login_2fa.html", {"form": form, "next": next_url}, status=status)
+    if status == 429 and result is not None:
+        response["Retry-After"] = str(result.retry_after)
+    return response
+
+
+@sensitive_post_parameters("password", "code")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def reauthenticate_view(request: HttpRequest) -> HttpResponse:
+    next_url = safe_next(request, reverse("accounts:security"))
+    method = login_flow.reauthentication_method(login_flow.signed_in_user(request))
+    form = ReauthenticateForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        result = login_flow.attempt_reauthentication(
+            request, password=form.cleaned_data["password"], code=form.cleaned_data["code"]
+        )
+        if result.is_success:
+            return redirect(next_url)
+        if result.is_throttled:
+            form.add_error(None, f"Too many attempts. Please wait {_wait_text(result.retry_after or 0)} and try again.")
+            status = 429
+        else:
+            form.add_error(None, "That did not match. Try again.")
+            status = 401
+    context = {"form": form, "next": next_url, "uses_code": method == factors.TOTP}
+    return render(request, "accounts/reauthenticate.html", context, status=status)
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def totp_view(request: HttpRequest) -> HttpResponse:
+    user = login_flow.signed_in_user(request)
+    if factors.has_totp(user):
+        if request.method == "POST" and request.POST.get("action") == "remove":
+            services.totp_disable(user=user, request=request)
+            messages.success(request, "The authenticator app was removed.")
+            return redirect("accounts:security")
+        return render(request, "accounts/totp.html", {"enabled": True})
+    secret = request.session.get(TOTP_SETUP_KEY)
+    if not isinstance(secret, str) or not secret:
+        secret = request.session[TOTP_SETUP_KEY] = factors.new_totp_secret()
+    form = TotpConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = services.totp_enable(user=user, secret=secret, code=form.cleaned_data["code"], request=request)
+        if codes is not None:
+            request.session.pop(TOTP_SETUP_KEY, None)
+            messages.success(request, "Your authenticator app is set up: sign-in now asks for a code.")
+            if codes:
+                return render(request, "accounts/recovery_codes.html", {"codes": codes, "left": len(codes)})
+            return redirect("accounts:security")
+        form.add_error("code", "That code does not match. Check the time on your phone and try the newest code.")
+    uri = factors.provisioning_uri(secret, user)
+    context = {"enabled": False, "form": form, "secret": secret, "qr_code": factors.qr_code_data_uri(uri)}
+    return render(request, "accounts/totp.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def recovery_codes_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _recovery_codes_regenerate(request)
+    user = login_flow.signed_in_user(request)
+    context = {"codes": None, "left": factors.recovery_codes_left(user), "has_totp": factors.has_totp(user)}
+    return render(request, "accounts/recovery_codes.html", context)
+
+
+@reauthentication_required
+def _recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    if not factors.has_totp(login_flow.signed_in_user(request)):
+        messages.info(request, "Set up an authenticator app first: recovery codes stand in for it.")
+        return redirect("accounts:totp")
+    codes = services.recovery_codes_regenerate(user=login_flow.signed_in_user(request), request=request)
+    return render(request, "accounts/recovery_codes.html", {"codes": codes, "left": len(codes), "has_totp": True})
+
+
+def _url_or_none(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None  # that feature has not arrived yet
+
+
+@never_cache
+@require_http_methods(["GET"])
+def security_view(request: HttpRequest) -> HttpResponse:
+    user = login_flow.signed_in_user(request)
+    events = AuditEvent.objects.filter(Q(actor=user) | Q(target=f"user:{user.pk}")).order_by("-created_at", "-id")
+    context = {
+        "has_totp": factors.has_totp(user),
+        "recovery_codes_left": factors.recovery_codes_left(user),
+        "needs_enrolment": factors.needs_enrolment(user),
+        "passkeys_url": _url_or_none("accounts:passkeys"),
+        "tokens_url": _url_or_none("accounts:tokens"),
+        "events": events[:SECURITY_EVENTS],
+    }
+    return render(request, "accounts/security.html", context)

@@ -190,6 +190,7 @@ class AuditEvent(models.Model):
         TOKEN_REFRESHED = "token_refreshed", "Token refreshed"
         TOKEN_REVOKED = "token_revoked", "Token revoked"
         TOKEN_REUSE_DETECTED = "token_reuse_detected", "Token reuse detected"
+        TOKEN_NEW_ADDRESS = "token_new_address", "Token used from a new address"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

@@ -109,7 +109,9 @@ class PersonalTokenAdmin(PolicyAdmin):
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["owner"]
     search_fields = ["name", "key_id", "owner__email"]
-    fields = ["name", "owner", "prefix", "scopes", "allowed_ips", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    fields = [
+        "name", "owner", "prefix", "scopes", "allowed_ips", "created_at", "expires_at", "last_used_at", "revoked_at"
+    ]
     readonly_fields = fields
     actions = ["revoke"]
 
@@ -122,7 +124,10 @@ class PersonalTokenAdmin(PolicyAdmin):
     def revoke(self, request, queryset):
         revoked = 0
         for personal_token in queryset.select_related("owner"):
-            if personal_token.revoked_at is None and request.user.has_perm("oauth.change_personaltoken", personal_token):
-                services.personal_token_revoke(personal_token=personal_token, acting_user=request.user, request=request)
+            # The policy refuses a token that is already revoked (oauth/policy.py).
+            if request.user.has_perm("oauth.change_personaltoken", personal_token):
+                services.personal_token_revoke(
+                    personal_token=personal_token, acting_user=request.user, request=request
+                )
                 revoked += 1
         self.message_user(request, f"{revoked} token(s) revoked.")

@@ -87,5 +87,7 @@ class PersonalTokenDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, token_id):
         personal_token = selectors.personal_token_get(fetched_by=request.user, token_id=token_id)
-        services.personal_token_revoke(personal_token=personal_token, acting_user=request.user, request=request._request)
+        services.personal_token_revoke(
+            personal_token=personal_token, acting_user=request.user, request=request._request
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -37,4 +37,6 @@ class PersonalTokenForm(forms.Form):
         self.order_fields(["name", "scopes", "expires_in_days", "allowed_ips"])
 
     def clean_allowed_ips(self) -> list[str]:
-        return personal_tokens.clean_networks([value for value in re.split(r"[\s,]+", self.cleaned_data["allowed_ips"]) if value])
+        return personal_tokens.clean_networks(
+            [value for value in re.split(r"[\s,]+", self.cleaned_data["allowed_ips"]) if value]
+        )

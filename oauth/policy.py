@@ -45,7 +45,12 @@ PERMISSIONS = (
     Permission("oauth.change_clientpolicy", "change client policies", ADMINS),
     Permission("oauth.view_consent", "view consents", ADMINS),
     Permission(
-        "oauth.view_personaltoken", "view personal access tokens", ADMINS, None, PERSONAL_TOKEN, view_personal_token_rules
+        "oauth.view_personaltoken",
+        "view personal access tokens",
+        ADMINS,
+        None,
+        PERSONAL_TOKEN,
+        view_personal_token_rules,
     ),
     Permission(
         "oauth.change_personaltoken",

@@ -50,7 +50,9 @@ def personal_token_create(
 
 
 @transaction.atomic
-def personal_token_revoke(*, personal_token: PersonalToken, acting_user: User, request: HttpRequest | None = None) -> None:
+def personal_token_revoke(
+    *, personal_token: PersonalToken, acting_user: User, request: HttpRequest | None = None
+) -> None:
     """Revoke one token (its owner's or, from the Django admin, an admin's act)."""
     if not tokens.revoke_personal_tokens(PersonalToken.objects.filter(pk=personal_token.pk)):
         return

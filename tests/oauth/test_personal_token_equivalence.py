@@ -78,7 +78,9 @@ def answer(response, me) -> tuple:
 
 
 def both_tokens(user, scopes: str, application) -> dict[str, str]:
-    _personal, personal = services.personal_token_create(owner=user, name="same", scopes=scopes.split(), expires_in_days=1)
+    _personal, personal = services.personal_token_create(
+        owner=user, name="same", scopes=scopes.split(), expires_in_days=1
+    )
     return {"oauth": mint_token(user, application, scopes), "personal": personal}
 
 
@@ -100,11 +102,15 @@ def object_cases():
         for role in ROLES:
             for relationship in relationships_of(endpoint):
                 for scope_set in SCOPE_SETS:
-                    yield pytest.param(endpoint, role, relationship, scope_set, id=f"{endpoint.name}-{role}-{relationship}-{scope_set}")
+                    yield pytest.param(
+                        endpoint, role, relationship, scope_set, id=f"{endpoint.name}-{role}-{relationship}-{scope_set}"
+                    )
 
 
 @pytest.mark.parametrize("endpoint,role,relationship,scope_set", list(object_cases()))
-def test_object_endpoints_answer_the_same_to_both_tokens(public_client, endpoint: Endpoint, role, relationship, scope_set):
+def test_object_endpoints_answer_the_same_to_both_tokens(
+    public_client, endpoint: Endpoint, role, relationship, scope_set
+):
     principal = make_principal(role)
     tokens = both_tokens(principal, SCOPE_SETS[scope_set], public_client.application)
 
@@ -131,11 +137,16 @@ def test_other_endpoints_answer_the_same_to_both_tokens(public_client, name, rol
     principal = make_principal(role)
     tokens = both_tokens(principal, SCOPE_SETS[scope_set], public_client.application)
     # Something to list: an order and a refund request of every relationship.
-    targets = [build_target(ENDPOINTS["view refund request"], principal, rel) for rel in relationships_of(ENDPOINTS["view refund request"])]
+    targets = [
+        build_target(ENDPOINTS["view refund request"], principal, rel)
+        for rel in relationships_of(ENDPOINTS["view refund request"])
+    ]
     assert targets
 
     answers = {
-        channel: in_a_fresh_world(lambda token=token: answer(call(method, path.format(me=principal.pk), token, body), principal.pk))
+        channel: in_a_fresh_world(
+            lambda token=token: answer(call(method, path.format(me=principal.pk), token, body), principal.pk)
+        )
         for channel, token in tokens.items()
     }
 

@@ -151,7 +151,11 @@ def test_the_longest_lifetime_is_pat_max_days(settings):
 def test_no_bearer_token_manages_tokens(public_client, kind):
     alice = customer()
     everything = "openid profile email orders:read orders:write"
-    token = mint_token(alice, public_client.application, everything) if kind == "oauth" else make_token(alice, everything)[1]
+    token = (
+        mint_token(alice, public_client.application, everything)
+        if kind == "oauth"
+        else make_token(alice, everything)[1]
+    )
     existing, _secret = make_token(alice)
     before = PersonalToken.objects.filter(owner=alice).count()
 
@@ -193,8 +197,15 @@ def test_a_token_acts_as_its_owner_narrowed_by_its_scopes():
     me = api_get(Client(), "/api/me/", secret)
 
     assert me.status_code == 200
-    assert me.json() == {"id": str(maria.pk), "role": "manager", "region": "EU", "permissions": ["orders.view_order", "orders.view_refundrequest"]}
-    assert_api_error(api_post(Client(), "/api/orders/", secret, {"amount": "1.00", "currency": "EUR"}), 403, "INSUFFICIENT_SCOPE")
+    assert me.json() == {
+        "id": str(maria.pk),
+        "role": "manager",
+        "region": "EU",
+        "permissions": ["orders.view_order", "orders.view_refundrequest"],
+    }
+    assert_api_error(
+        api_post(Client(), "/api/orders/", secret, {"amount": "1.00", "currency": "EUR"}), 403, "INSUFFICIENT_SCOPE"
+    )
 
 
 def test_an_expired_token_is_refused():
@@ -289,8 +300,12 @@ def test_the_client_address_behind_a_trusted_proxy_is_the_proxys_entry(settings)
     _token, secret = make_token(customer(), allowed_ips=["192.0.2.0/24"])
     proxy = Client(REMOTE_ADDR="10.0.0.1")
 
-    allowed = proxy.get("/api/me/", headers={"Authorization": f"Bearer {secret}", "X-Forwarded-For": "203.0.113.1, 192.0.2.5"})
-    spoofed = proxy.get("/api/me/", headers={"Authorization": f"Bearer {secret}", "X-Forwarded-For": "192.0.2.5, 203.0.113.1"})
+    allowed = proxy.get(
+        "/api/me/", headers={"Authorization": f"Bearer {secret}", "X-Forwarded-For": "203.0.113.1, 192.0.2.5"}
+    )
+    spoofed = proxy.get(
+        "/api/me/", headers={"Authorization": f"Bearer {secret}", "X-Forwarded-For": "192.0.2.5, 203.0.113.1"}
+    )
 
     assert allowed.status_code == 200
     assert_invalid_token(spoofed)
@@ -427,14 +442,20 @@ def test_changing_the_password_revokes_every_personal_token():
 
     response = page_client(alice).post(
         "/accounts/password/change/",
-        {"old_password": PASSWORD, "new_password1": "a brand new passphrase 77", "new_password2": "a brand new passphrase 77"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a brand new passphrase 77",
+            "new_password2": "a brand new passphrase 77",
+        },
     )
 
     assert response.status_code == 302, response.content
     for personal_token, secret in tokens:
         assert_invalid_token(api_get(Client(), "/api/me/", secret))
         assert PersonalToken.objects.get(pk=personal_token.pk).revoked_at is not None
-    assert AuditEvent.objects.filter(event=AuditEvent.Type.TOKEN_REVOKED, target__startswith=f"user {alice.pk}").exists()
+    assert AuditEvent.objects.filter(
+        event=AuditEvent.Type.TOKEN_REVOKED, target__startswith=f"user {alice.pk}"
+    ).exists()
 
 
 def test_resetting_the_password_revokes_every_personal_token(rf):
@@ -508,7 +529,9 @@ def test_the_admins_token_page_cannot_edit_a_token():
     alices, _secret = make_token(customer())
     browser = page_client(admin())
 
-    response = browser.post(f"/admin/oauth/personaltoken/{alices.pk}/change/", {"name": "renamed", "scopes": "orders:write"})
+    response = browser.post(
+        f"/admin/oauth/personaltoken/{alices.pk}/change/", {"name": "renamed", "scopes": "orders:write"}
+    )
 
     assert response.status_code == 403
     alices.refresh_from_db()
@@ -529,7 +552,12 @@ def test_a_person_creates_a_token_on_the_page_sees_it_once_uses_it_and_revokes_i
 
     created = browser.post(
         "/accounts/tokens/",
-        {"name": "ci", "scopes": ["openid", "orders:read"], "expires_in_days": "7", "allowed_ips": "192.0.2.0/24\n2001:db8::/32"},
+        {
+            "name": "ci",
+            "scopes": ["openid", "orders:read"],
+            "expires_in_days": "7",
+            "allowed_ips": "192.0.2.0/24\n2001:db8::/32",
+        },
     )
 
     assert created.status_code == 200, created.content
@@ -537,12 +565,18 @@ def test_a_person_creates_a_token_on_the_page_sees_it_once_uses_it_and_revokes_i
     html = created.content.decode()
     secret = html.split('id="new-token-value" type="text" readonly value="', 1)[1].split('"', 1)[0]
     assert secret.startswith(personal_token.prefix + "_")
-    assert personal_token.allowed_ips == ["192.0.2.0/24", "2001:db8::/32"] and personal_token.scopes == "openid orders:read"
+    assert (
+        personal_token.allowed_ips == ["192.0.2.0/24", "2001:db8::/32"]
+        and personal_token.scopes == "openid orders:read"
+    )
     assert "no-store" in created["Cache-Control"]
     again = browser.get("/accounts/tokens/").content.decode()
     assert secret not in again and personal_token.prefix in again
 
-    assert Client(REMOTE_ADDR="192.0.2.9").get("/api/me/", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert (
+        Client(REMOTE_ADDR="192.0.2.9").get("/api/me/", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 200
+    )
 
     revoked = browser.post(f"/accounts/tokens/{personal_token.pk}/revoke/")
 
@@ -556,7 +590,10 @@ def test_a_person_creates_a_token_on_the_page_sees_it_once_uses_it_and_revokes_i
     [
         ({"name": "ci", "scopes": ["orders:read"], "expires_in_days": "366"}, "expires_in_days"),
         ({"name": "ci", "expires_in_days": "30"}, "scopes"),
-        ({"name": "ci", "scopes": ["orders:read"], "expires_in_days": "30", "allowed_ips": "10.0.0.0/40"}, "allowed_ips"),
+        (
+            {"name": "ci", "scopes": ["orders:read"], "expires_in_days": "30", "allowed_ips": "10.0.0.0/40"},
+            "allowed_ips",
+        ),
     ],
 )
 def test_the_page_refuses_a_bad_form_and_creates_nothing(form, field):

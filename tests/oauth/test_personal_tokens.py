@@ -617,3 +617,43 @@ def test_nobody_revokes_anothers_token_on_the_page():
 def test_an_anonymous_visitor_is_sent_to_the_login_page():
     response = Client().get("/accounts/tokens/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_saving_or_deleting_a_token_row_drops_its_cache_entry():
+    personal_token, secret = make_token(customer(), "orders:read")
+    assert api_get(Client(), "/api/orders/", secret).status_code == 200  # cached now
+
+    personal_token.scopes = "openid"
+    personal_token.save()
+
+    assert_api_error(api_get(Client(), "/api/orders/", secret), 403, "INSUFFICIENT_SCOPE")
+    cache.delete(token_cache.personal_key(personal_token.key_id))  # the tombstone's 30 s are over
+    assert api_get(Client(), "/api/me/", secret).status_code == 200  # cached again
+    assert isinstance(cache.get(token_cache.personal_key(personal_token.key_id)), dict)
+
+    personal_token.delete()
+
+    assert_invalid_token(api_get(Client(), "/api/me/", secret))
+
+
+def test_with_the_cache_unreachable_revoking_answers_503_and_changes_nothing():
+    alice = customer()
+    personal_token, secret = make_token(alice)
+    client = api_client(alice)
+
+    with mock.patch.object(token_cache.cache, "set_many", side_effect=ConnectionError("cache down")):
+        response = api_call(client, "DELETE", f"/api/tokens/{personal_token.pk}/")
+
+    assert_api_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert PersonalToken.objects.get(pk=personal_token.pk).revoked_at is None
+
+
+def test_with_the_cache_unreachable_a_token_is_read_from_the_database():
+    _token, secret = make_token(customer())
+
+    with (
+        mock.patch.object(token_cache.cache, "get", side_effect=ConnectionError("cache down")),
+        mock.patch.object(personal_tokens.cache, "add", side_effect=ConnectionError("cache down")),
+    ):
+        assert api_get(Client(), "/api/me/", secret).status_code == 200
+        assert_invalid_token(api_get(Client(), "/api/me/", secret[:-2] + "zz"))

@@ -198,6 +198,7 @@ class AuditEvent(models.Model):
         RECOVERY_CODES_GENERATED = "recovery_codes_generated", "Recovery codes generated"
         REAUTHENTICATED = "reauthenticated", "Authenticated again (step-up)"
         REAUTH_FAILED = "reauth_failed", "Step-up failed"
+        TOKEN_NEW_ADDRESS = "token_new_address", "Token used from a new address"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

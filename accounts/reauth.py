@@ -50,6 +50,8 @@ SENSITIVE: tuple[tuple[str, str], ...] = (
     ("admin:accounts_user_change", "POST"),
     ("admin:accounts_user_delete", "GET"),
     ("admin:accounts_user_delete", "POST"),
+    ("oauth:tokens", "POST"),
+    ("api-tokens", "POST"),
 )
 
 
@@ -82,17 +84,26 @@ def reauthenticate_url(request: HttpRequest) -> str:
     return f"{reverse('accounts:reauthenticate')}?{urlencode({'next': back})}"
 
 
-def reauthentication_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Page views: a stale session goes to the step-up page first, then back to the form."""
+def reauthentication_required(
+    view: Callable[..., HttpResponse] | None = None, *, methods: tuple[str, ...] = ("GET", "POST")
+):
+    """Page views: a stale session goes to the step-up page first, then back to the form.
 
-    @wraps(view)
-    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not is_recent(request):
-            return redirect(reauthenticate_url(request))
-        return view(request, *args, **kwargs)
+    ``methods`` narrows the guard (``methods=("POST",)``: the page lists freely, acting needs step-up).
+    """
 
-    guarded.reauth_required = True  # type: ignore[attr-defined]
-    return guarded
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method in methods and not is_recent(request):
+                return redirect(reauthenticate_url(request))
+            return view(request, *args, **kwargs)
+
+        guarded.reauth_required = True  # type: ignore[attr-defined]
+        guarded.reauth_http_methods = methods  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate(view) if view is not None else decorate
 
 
 def is_session_user(request) -> bool:

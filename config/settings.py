@@ -449,6 +449,11 @@ REFRESH_TOKEN_ABSOLUTE_TTL = env_int("REFRESH_TOKEN_ABSOLUTE_TTL", 2592000)
 TOKEN_RATE_PER_IP = env_str("TOKEN_RATE_PER_IP", "120/m")
 TOKEN_RATE_PER_CLIENT = env_str("TOKEN_RATE_PER_CLIENT", "120/m")
 
+# Personal access tokens (oauth/personal_tokens.py): the longest lifetime a person may pick,
+# and the key of their keyed hash (empty: derived from SECRET_KEY for this purpose alone).
+PAT_MAX_DAYS = env_int("PAT_MAX_DAYS", 365)
+PAT_HASH_KEY = env_str("PAT_HASH_KEY")
+
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": oidc_private_key(),

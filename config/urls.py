@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import api as accounts_api, views as accounts_views
 from core import errors, health, schema  # noqa: F401 - schema registers the auth schemes
+from oauth import api as oauth_api
 from orders import api as orders_api
 from permissions import api as permissions_api
 
@@ -14,7 +15,7 @@ urlpatterns = [
     path("healthz/", health.healthz, name="healthz"),
     path("readyz/", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
-    path("accounts/apps/", include("oauth.account_urls")),
+    path("accounts/", include("oauth.account_urls")),  # /accounts/apps/ and /accounts/tokens/
     path("o/", include("oauth.urls")),
     path("admin/login/", accounts_views.admin_login_redirect, name="admin-login"),
     path("admin/", admin.site.urls),
@@ -50,6 +51,8 @@ urlpatterns = [
     ),
     path("api/users/", permissions_api.UserListView.as_view(), name="api-users"),
     path("api/users/<uuid:user_id>/", permissions_api.UserDetailView.as_view(), name="api-user"),
+    path("api/tokens/", oauth_api.PersonalTokenListView.as_view(), name="api-tokens"),
+    path("api/tokens/<uuid:token_id>/", oauth_api.PersonalTokenDetailView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -205,6 +205,19 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, nothing else: not "5", true or 5.5 (DRF's IntegerField takes the first two)."""
+
+    def to_internal_value(self, data):
+        if (
+            isinstance(data, bool)
+            or not isinstance(data, int | float)
+            or (isinstance(data, float) and not data.is_integer())
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(int(data))
+
+
 if TYPE_CHECKING:
     _SerializerBase = serializers.Serializer
 else:

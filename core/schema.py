@@ -33,7 +33,8 @@ class BearerScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An OAuth 2 access token from /o/token/, in the Authorization header only.",
+            "description": "An OAuth 2 access token from /o/token/ or a personal access token (pat_...) from "
+            "/accounts/tokens/, in the Authorization header only.",
         }
 
 

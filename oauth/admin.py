@@ -1,4 +1,5 @@
-"""OAuth clients in the Django admin: the same fields and rules as ``register_client``."""
+"""OAuth clients in the Django admin (the same fields and rules as ``register_client``), and
+everyone's personal access tokens, which admins see and revoke."""
 
 from django import forms
 from django.contrib import admin
@@ -8,8 +9,10 @@ from oauth2_provider.admin import ApplicationAdmin
 from oauth2_provider.models import get_application_model
 
 from core.admin import ReadOnlyAdmin
-from oauth.models import ClientPolicy, Consent
+from oauth import services
+from oauth.models import ClientPolicy, Consent, PersonalToken
 from oauth.registration import validate_redirect_uri, validate_scopes
+from permissions.admin_mixins import PolicyAdmin
 
 Application = get_application_model()
 
@@ -93,3 +96,44 @@ class ClientAdmin(ApplicationAdmin):
 class ConsentAdmin(ReadOnlyAdmin):
     list_display = ["user", "application", "scopes", "updated_at"]
     list_select_related = ["user", "application"]
+
+
+@admin.register(PersonalToken)
+class PersonalTokenAdmin(PolicyAdmin):
+    """Every person's tokens, read-only; the one change an admin makes is to revoke them.
+
+    Only the key id and the keyed hash are stored: nothing here can show a token's secret.
+    """
+
+    list_display = ["name", "owner", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["owner"]
+    search_fields = ["name", "key_id", "owner__email"]
+    fields = (
+        "name",
+        "owner",
+        "prefix",
+        "scopes",
+        "allowed_ips",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        # The change page is read-only (nothing on it is editable); the list's revoke action
+        # needs the permission, and asks it again for each token.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for personal_token in queryset.select_related("owner"):
+            # The policy refuses a token that is already revoked (oauth/policy.py).
+            if request.user.has_perm("oauth.change_personaltoken", personal_token):
+                services.personal_token_revoke(personal_token=personal_token, acting_user=request.user, request=request)
+                revoked += 1
+        self.message_user(request, f"{revoked} token(s) revoked.")

@@ -3,6 +3,12 @@
 When an ``Authorization`` header is present it alone decides: a bad token is a 401
 ``INVALID_TOKEN`` even beside a valid session cookie, and no CSRF check applies. A token
 anywhere else (query string, form body) is never read.
+
+Two kinds of bearer token arrive here: OAuth access tokens and personal access tokens
+(``pat_...``, :mod:`oauth.personal_tokens`). Both end the same way: the token's user,
+narrowed to the token's scopes by ``narrow_user_to_scopes``, with the token as
+``request.auth`` (its ``scope`` is what ``permissions.drf.TokenScope`` reads). From there on
+nothing tells them apart: one policy, one scope check.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthRequest
 from rest_framework import authentication, exceptions
 
+from oauth import personal_tokens
 from permissions.principals import ClientPrincipal, narrow_user_to_scopes
 
 
@@ -43,6 +50,8 @@ class BearerAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("Send the access token as: Authorization: Bearer <token>.")
+        if personal_tokens.looks_like_personal_token(token.strip()):
+            return self.authenticate_personal_token(request, token.strip())
         access_token = validated_access_token(request._request, token.strip())
         if access_token is None:
             raise InvalidToken()
@@ -58,6 +67,14 @@ class BearerAuthentication(authentication.BaseAuthentication):
             client_id=access_token.application.client_id, role=policy.role, region=policy.region, scopes=tuple(scopes)
         )
         return principal, access_token
+
+    def authenticate_personal_token(self, request, token: str):
+        personal_token = personal_tokens.authenticate(request._request, token)
+        if personal_token is None:
+            raise InvalidToken()
+        user = personal_token.owner
+        narrow_user_to_scopes(user, personal_token.scope_list)
+        return user, personal_token
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

@@ -10,11 +10,14 @@ DOT's models are used as they are (not swapped): these tables sit beside them.
   the code's digest, so a replayed code revokes what it produced.
 - ``SpentRefreshToken``: each refresh token can be exchanged once; the unique row makes
   two simultaneous exchanges a replay that at most one wins.
+- ``PersonalToken``: a personal access token (``pat_...``) for scripts and CI, stored as a
+  keyed hash only (``oauth/personal_tokens.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -100,3 +103,56 @@ class SpentRefreshToken(models.Model):
 
     def __str__(self) -> str:
         return f"Spent refresh token at {self.spent_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PersonalToken(models.Model):
+    """A person's API key: their current permissions narrowed by ``scopes``, like an OAuth token.
+
+    The secret is ``pat_<key_id>_<random>``; only ``key_id`` (the look-up key, not secret) and
+    an HMAC-SHA256 of the whole secret under a server-side key are stored.
+    """
+
+    PREFIX = "pat_"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens")
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.CharField(max_length=255, help_text="Space-separated scopes from the catalogue.")
+    allowed_ips = models.JSONField(default=list, blank=True, help_text="CIDR networks; empty: any address.")
+    seen_ips = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "personal access token"
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")), name="personal_token_expires_after_creation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def prefix(self) -> str:
+        """What identifies the token in lists and audit rows (never enough to use it)."""
+        return f"{self.PREFIX}{self.key_id}"
+
+    @property
+    def scope(self) -> str:
+        """The scopes as DOT's ``AccessToken.scope`` spells them (what ``TokenScope`` reads)."""
+        return self.scopes
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,5 +1,8 @@
 """A short-lived cache of access tokens, so a bearer request skips the token query.
 
+Personal access tokens (``pat_...``, :mod:`oauth.personal_tokens`) are kept the same way, by
+the same rules, under their key id (see "Personal access tokens" at the end).
+
 Looking a token up costs about 1.8 ms per request through the ORM (a three-model row: the
 token, its user and its client), of which PostgreSQL takes 0.07 ms. The cache keeps those
 rows in the shared cache instead, and DOT still validates what it gets back exactly as it
@@ -46,6 +49,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from core.unavailable import is_service_outage
+from oauth.models import PersonalToken
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,9 @@ NOT_CACHED = {
     "oauth2_provider.accesstoken": {"token"},
     "accounts.user": {"password"},
     "oauth2_provider.application": {"client_secret"},
+    # A personal token's row keeps its keyed hash (the request's secret is compared with it,
+    # in constant time, on every request): useless without the server's key, unlike a token.
+    "oauth.personaltoken": set(),
 }
 
 
@@ -72,30 +79,38 @@ def key(token_checksum: str) -> str:
 
 def load(token: str, load_from_database):
     """The access token for ``token`` (with its user and client), or None if there is none."""
-    cache_key = key(checksum(token))
+    return _load(key(checksum(token)), lambda: load_from_database(token), _rebuild, _entry)
+
+
+def _load(cache_key: str, load_from_database, rebuild, entry_of):
+    """The cached row under ``cache_key``, else the database's (stored only where no entry is)."""
     try:
         entry = cache.get(cache_key)
     except Exception as exc:
         if not is_service_outage(exc):
             raise
-        return load_from_database(token)
+        return load_from_database()
     if isinstance(entry, dict):
-        return _rebuild(entry)
-    access_token = load_from_database(token)
-    if access_token is not None and entry is None:
-        _store(cache_key, access_token)
-    return access_token
+        return rebuild(entry)
+    instance = load_from_database()
+    if instance is not None and entry is None:
+        _store(cache_key, *entry_of(instance))
+    return instance
 
 
-def _store(cache_key: str, access_token) -> None:
-    seconds = min(TTL, int((access_token.expires - timezone.now()).total_seconds()))
-    if seconds <= 0:
-        return
+def _entry(access_token) -> tuple[dict, object]:
     entry = {
         "token": _row(access_token),
         "user": _row(access_token.user) if access_token.user_id else None,
         "application": _row(access_token.application) if access_token.application_id else None,
     }
+    return entry, access_token.expires
+
+
+def _store(cache_key: str, entry: dict, expires) -> None:
+    seconds = min(TTL, int((expires - timezone.now()).total_seconds()))
+    if seconds <= 0:
+        return
     try:
         cache.add(cache_key, entry, timeout=seconds)
     except Exception as exc:
@@ -133,7 +148,11 @@ def _rebuild(entry: dict):
 
 def forget(checksums) -> None:
     """Tombstone these tokens' entries now and again after the transaction commits."""
-    keys = [key(value) for value in checksums if value]
+    forget_keys([key(value) for value in checksums if value])
+
+
+def forget_keys(keys: list[str]) -> None:
+    """Tombstone these cache entries now and again after the transaction commits."""
     if not keys:
         return
     _tombstone(keys)
@@ -186,7 +205,8 @@ def on_user_saving(sender, instance, raw=False, update_fields=None, **kwargs) ->
         return
     if update_fields is not None and set(update_fields) <= IRRELEVANT_USER_FIELDS:
         return
-    forget(_checksums_of(user_id=instance.pk))
+    keys = [key(value) for value in _checksums_of(user_id=instance.pk) if value]
+    forget_keys(keys + [personal_key(key_id) for key_id in _personal_key_ids_of(owner_id=instance.pk)])
 
 
 def on_application_saving(sender, instance, raw=False, **kwargs) -> None:
@@ -194,9 +214,58 @@ def on_application_saving(sender, instance, raw=False, **kwargs) -> None:
         forget(_checksums_of(application_id=instance.pk))
 
 
+# --- Personal access tokens ----------------------------------------------------------------
+#
+# Kept under their key id (``pat_<key_id>_...``), with their owner's row (no password hash),
+# for ``TTL`` seconds at most and never past their expiry. Removed, with tombstones, exactly as
+# access tokens are: when the token's row is saved or deleted, when it is revoked
+# (``oauth.tokens.revoke_personal_tokens`` updates in bulk and removes the entries itself), and
+# when its owner's row changes. Stamping ``last_used_at`` or a new address (a bulk UPDATE that
+# sends no signal) removes nothing: neither changes what the token may do.
+
+PERSONAL_KEY_PREFIX = "oauth:personal-token:"
+
+
+def personal_key(key_id: str) -> str:
+    return PERSONAL_KEY_PREFIX + key_id
+
+
+def load_personal_token(key_id: str, load_from_database):
+    """The personal token with this key id (and its owner), or None if there is none."""
+    return _load(personal_key(key_id), lambda: load_from_database(key_id), _rebuild_personal, _personal_entry)
+
+
+def _personal_entry(personal_token) -> tuple[dict, object]:
+    return {"token": _row(personal_token), "user": _row(personal_token.owner)}, personal_token.expires_at
+
+
+def _rebuild_personal(entry: dict) -> PersonalToken:
+    personal_token = _instance(PersonalToken, entry["token"])
+    assert isinstance(personal_token, PersonalToken)
+    personal_token.owner = _instance(get_user_model(), entry["user"])  # type: ignore[assignment]  # a User, built from its row
+    return personal_token
+
+
+def _personal_key_ids_of(**filters) -> list[str]:
+    return list(PersonalToken.objects.filter(**filters).values_list("key_id", flat=True))
+
+
+def on_personal_token_saving(sender, instance, raw=False, **kwargs) -> None:
+    if raw or instance._state.adding:
+        return
+    before = sender.objects.filter(pk=instance.pk).values_list("key_id", flat=True).first()
+    forget_keys([personal_key(value) for value in {before, instance.key_id} if value])
+
+
+def on_personal_token_deleted(sender, instance, **kwargs) -> None:
+    forget_keys([personal_key(instance.key_id)])
+
+
 def connect() -> None:
     from django.db.models.signals import post_delete, pre_save
 
+    pre_save.connect(on_personal_token_saving, sender=PersonalToken, dispatch_uid="token_cache_personal_token_saving")
+    post_delete.connect(on_personal_token_deleted, sender=PersonalToken, dispatch_uid="token_cache_personal_deleted")
     AccessToken = get_access_token_model()
     pre_save.connect(on_token_saving, sender=AccessToken, dispatch_uid="token_cache_token_saving")
     post_delete.connect(on_token_deleted, sender=AccessToken, dispatch_uid="token_cache_token_deleted")

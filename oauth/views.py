@@ -18,9 +18,10 @@ from django.core.exceptions import DisallowedRedirect
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from jwcrypto.common import base64url_decode
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidIDTokenError, InvalidOIDCClientError, OAuthToolkitError
@@ -28,9 +29,10 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 
-from accounts import audit, factors, sessions, throttles
+from accounts import audit, factors, reauth, sessions, throttles
 from accounts.net import client_ip
-from oauth import consent
+from oauth import consent, selectors, services
+from oauth.forms import PersonalTokenForm
 from oauth.models import Consent
 from oauth.server import ALLOWED_GRANT_TYPES, ALLOWED_RESPONSE_TYPES
 from oauth.validators import may_use_tokens, rfc8176_amr
@@ -611,3 +613,37 @@ def connected_app_revoke(request, application_id):
     )
     messages.success(request, f"{application.name} can no longer access your account.")
     return redirect("oauth:apps")
+
+
+# --- Personal access tokens (/accounts/tokens/) ------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@reauth.reauthentication_required(methods=("POST",))
+def personal_tokens_page(request):
+    """List your tokens, create one (its secret shown once, in this response), revoke one."""
+    secret = created = None
+    form = PersonalTokenForm()
+    if request.method == "POST":
+        posted = PersonalTokenForm(request.POST)
+        if posted.is_valid():
+            created, secret = services.personal_token_create(owner=request.user, request=request, **posted.cleaned_data)
+        else:
+            form = posted
+    context = {
+        "form": form,
+        "tokens": selectors.personal_token_list(fetched_by=request.user),
+        "created": created,
+        "secret": secret,
+        "now": timezone.now(),
+        "origin": settings.PUBLIC_ORIGIN,
+    }
+    return render(request, "accounts/tokens.html", context)
+
+
+@require_POST
+def personal_token_revoke(request, token_id):
+    personal_token = selectors.personal_token_get(fetched_by=request.user, token_id=token_id)
+    services.personal_token_revoke(personal_token=personal_token, acting_user=request.user, request=request)
+    messages.success(request, f"The token “{personal_token.name}” ({personal_token.prefix}) is revoked.")
+    return redirect("oauth:tokens")

@@ -69,6 +69,8 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("orders:reject", POST, SIGNED_IN),
     Route("oauth:apps", GET, SIGNED_IN),
     Route("oauth:app_revoke", POST, SIGNED_IN),
+    Route("oauth:tokens", GET_POST, SIGNED_IN),  # creating one needs step-up
+    Route("oauth:token_revoke", POST, SIGNED_IN),
     # OAuth 2 / OpenID Connect provider
     Route("oauth2_provider:authorize", GET_POST, SIGNED_IN),
     Route("oauth2_provider:token", POST, CLIENT),
@@ -100,6 +102,9 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("api-refund-request-reject", POST, SIGNED_IN, api=True),
     Route("api-users", GET, ADMIN, api=True),
     Route("api-user", ("GET", "PATCH", "DELETE"), ADMIN, api=True),
+    # Personal access tokens: a session only (any bearer token is 403 INSUFFICIENT_SCOPE)
+    Route("api-tokens", GET_POST, SIGNED_IN, api=True),
+    Route("api-token", ("DELETE",), SIGNED_IN, api=True),
     Route("api-schema", GET, PUBLIC, api=True),
     Route("api-docs", GET, PUBLIC, api=True),
 )

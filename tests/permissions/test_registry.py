@@ -37,7 +37,9 @@ def test_each_app_declares_its_own_permissions():
     owners = {permission.name: permission.app_label for permission in registry.permissions()}
     assert owners["orders.view_order"] == "orders"
     assert owners["accounts.delete_user"] == "accounts"
-    assert {"orders.order", "orders.refundrequest", "accounts.user"} == {p.model for p in registry.object_permissions()}
+    assert {"orders.order", "orders.refundrequest", "accounts.user", "oauth.personaltoken"} == {
+        p.model for p in registry.object_permissions()
+    }
 
 
 def test_the_declared_policy_passes_its_own_checks():

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -135,12 +135,6 @@ def _recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "left": len(codes), "has_totp": True})
 
 
-def _url_or_none(name: str) -> str | None:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return None  # that feature has not arrived yet
-
 
 @never_cache
 @require_http_methods(["GET"])
@@ -151,8 +145,6 @@ def security_view(request: HttpRequest) -> HttpResponse:
         "has_totp": factors.has_totp(user),
         "recovery_codes_left": factors.recovery_codes_left(user),
         "needs_enrolment": factors.needs_enrolment(user),
-        "passkeys_url": _url_or_none("accounts:passkeys"),
-        "tokens_url": _url_or_none("accounts:tokens"),
         "events": events[:SECURITY_EVENTS],
     }
     return render(request, "accounts/security.html", context)

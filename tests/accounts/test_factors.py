@@ -175,6 +175,7 @@ def test_the_security_page_shows_factors_codes_left_and_the_last_20_events():
     html = page.content.decode()
     assert page.status_code == 200
     assert "10 left" in html and ">On<" in html
+    assert 'href="/accounts/tokens/"' in html and 'href="/accounts/apps/"' in html  # tokens and apps, one place
     events = html.split('id="security-events"')[1]
     assert events.count("<tr>") == 1 + 20  # the header row and the last 20 events
     assert "Second factor used" in events  # the newest first

@@ -30,6 +30,7 @@ from bench.seeding import (
     Data,
     grow_to_large,
     seed_login_accounts,
+    seed_second_step_accounts,
     seed_small,
     seed_token_pools,
 )
@@ -157,8 +158,10 @@ def run_suite(config: Config, profile: Profile) -> dict:
     queries, sizes = measure_sizes(config, bench, cases, data, rng)
     measure_reads(config, bench, cases)
     argon2 = measure_logins(config, bench, server, data)
+    second_step = measure_second_step(config, server, data)
     measure_token_endpoint(config, bench, data)
-    return {"bench": bench, "queries": queries, "sizes": sizes, "argon2": argon2, "data": data}
+    return {"bench": bench, "queries": queries, "sizes": sizes, "argon2": argon2, "second_step": second_step,
+            "data": data}
 
 
 def prepare_database(config: Config, profile: Profile, data: Data, rng: random.Random) -> None:
@@ -205,6 +208,12 @@ def read_cases(data: Data) -> dict[str, Case]:
     return {
         "detail_bearer": Case(
             "detail_bearer", "GET /api/orders/<id>/ (bearer)", f"/api/orders/{data.customer_order}/", headers=bearer
+        ),
+        "detail_pat": Case(
+            "detail_pat",
+            "GET /api/orders/<id>/ (personal token)",
+            f"/api/orders/{data.customer_order}/",
+            headers={"Authorization": f"Bearer {data.customer_personal_token}", "Accept": "application/json"},
         ),
         "detail_baseline": Case(
             "detail_baseline",
@@ -258,6 +267,9 @@ def check_baselines(server: Server, cases: dict[str, Case], data: Data) -> None:
     for what in ("detail", "list"):
         measured, baseline = cases[f"{what}_bearer"], cases[f"{what}_baseline"]
         check_same_body(https_get(server, measured.path, measured.headers), https_get(server, baseline.path), what)
+    pat, baseline = cases["detail_pat"], cases["detail_baseline"]
+    pat_reply = https_get(server, pat.path, pat.headers)
+    check_same_body(pat_reply, https_get(server, baseline.path), "detail (personal token)")
     for key in ("page_session", "page_baseline"):
         status = https_get(server, cases[key].path, cases[key].headers).status
         if status != 200:
@@ -305,8 +317,44 @@ def measure_reads(config: Config, bench: Bench, cases: dict[str, Case]) -> None:
         for connections in (1, config.high_connections):
             bench.measure(cases[measured], cases[baseline], connections=connections)
     bench.measure(cases["page_session"], cases["page_baseline"], connections=1)
+    bench.measure(cases["detail_pat"], cases["detail_baseline"], connections=1)
+    bench.measure(cases["detail_pat"], cases["detail_bearer"], connections=1, tag="/paired-with-pat")
     bench.measure(cases["detail_denied"], cases["detail_bearer"], connections=1, tag="/paired-with-denied")
     bench.measure(cases["region_list"], connections=1)
+
+
+def measure_second_step(config: Config, server: Server, data: Data) -> dict[str, list[float]]:
+    """What a second factor adds to a sign-in: the password step and the code step, one after the other.
+
+    wrk cannot carry a pending session from one request to the next, so these are timed from
+    here, one sign-in at a time on a new connection each (both steps pay the same handshake):
+    the figure is the ratio of the two, not an absolute.
+    """
+    import pyotp
+
+    say("second step (authenticator app)")
+    seed_second_step_accounts(data, config.second_step_accounts)
+    first: list[float] = []
+    second: list[float] = []
+    totp = pyotp.TOTP(data.mfa_secret)
+    for email in data.mfa_emails:
+        cookie, token = csrf_pair(server)
+        headers = login_headers(server, cookie, token)
+        body = json.dumps({"email": email, "password": data.login_password}).encode()
+        started = time.perf_counter()
+        reply = https_request(server, "POST", "/api/auth/login/", headers=headers, body=body)
+        first.append((time.perf_counter() - started) * 1000)
+        if reply.status != 200 or reply.json().get("status") != "mfa_required" or SESSION_COOKIE not in reply.cookies:
+            raise RuntimeError(f"the password step answered {reply.status} {reply.body[:200]!r}")
+        pending = reply.cookies[SESSION_COOKIE]
+        step_headers = {**headers, "Cookie": f"{CSRF_COOKIE}={cookie}; {SESSION_COOKIE}={pending}"}
+        code = json.dumps({"code": totp.now()}).encode()
+        started = time.perf_counter()
+        reply = https_request(server, "POST", "/api/auth/login/2fa/", headers=step_headers, body=code)
+        second.append((time.perf_counter() - started) * 1000)
+        if reply.status != 200:
+            raise RuntimeError(f"the second step answered {reply.status} {reply.body[:200]!r}")
+    return {"password_step_ms": first, "code_step_ms": second}
 
 
 def measure_logins(config: Config, bench: Bench, server: Server, data: Data) -> list[dict]:

@@ -98,6 +98,20 @@ GOALS = (
         "a server answering bearer requests keeps three quarters of the plain view's throughput",
     ),
     Goal(
+        "pat-latency",
+        "p50 personal token / plain view, detail @1",
+        AT_MOST,
+        1.3,
+        "a personal access token adds no more to a read than an OAuth bearer token may",
+    ),
+    Goal(
+        "pat-vs-bearer",
+        "p50 personal token / OAuth bearer, detail @1",
+        AT_MOST,
+        1.1,
+        "a personal token costs what an OAuth bearer token costs (the same cache, the same policy)",
+    ),
+    Goal(
         "session-latency",
         "p50 session page / plain page @1",
         AT_MOST,
@@ -231,7 +245,9 @@ class Figures:
 def build_figures(config, suite: dict) -> list[Figure]:
     """Every figure of the table, section by section."""
     figures = Figures(suite)
-    for section in (bearer_section, session_section, scaling_section, denial_section, login_section, token_section):
+    sections = (bearer_section, personal_token_section, session_section, scaling_section, denial_section,
+                login_section, second_step_section, token_section)
+    for section in sections:
         section(figures, config, suite)
     return figures.figures
 
@@ -254,6 +270,26 @@ def bearer_section(f: Figures, config, suite: dict) -> None:
             else:
                 f.plain(f"{what}: cores used by gunicorn @{connections} (bearer)", top, "server_cpu_share", "",
                         note=f"context: wrk {f.results[top]['wrk_cpu_share']['median']:.2f} cores")
+
+
+def personal_token_section(f: Figures, config, suite: dict) -> None:
+    f.section = "Personal access token vs OAuth bearer and plain view"
+    pat, baseline = "detail_pat@1", "detail_baseline@1"
+    paired_pat, paired_bearer = "detail_pat@1/paired-with-pat", "detail_bearer@1/paired-with-pat"
+    f.plain("detail: personal token p50 @1", pat, "p50_ms", "ms")
+    f.ratio("detail: p50 personal token/baseline @1", pat, baseline, "p50_ms", GOAL["pat-latency"])
+    f.ratio("detail: p50 personal token/OAuth bearer @1", paired_pat, paired_bearer, "p50_ms", GOAL["pat-vs-bearer"])
+    f.ratio("detail: server CPU/req personal token/OAuth bearer @1", paired_pat, paired_bearer, "cpu_ms",
+            note="context")
+
+
+def second_step_section(f: Figures, config, suite: dict) -> None:
+    f.section = "Sign-in with an authenticator app (timed one sign-in at a time, new connection each)"
+    steps = suite["second_step"]
+    f.add("password step p50", spread(steps["password_step_ms"]), "ms", note="context: Argon2 and a pending state")
+    f.add("code step p50", spread(steps["code_step_ms"]), "ms", note="context: TOTP check, session, audit")
+    f.add("code step / password step", spread(ratios(steps["code_step_ms"], steps["password_step_ms"])), "x",
+          note="context: what the second factor adds to a sign-in")
 
 
 def session_section(f: Figures, config, suite: dict) -> None:

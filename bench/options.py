@@ -23,6 +23,7 @@ class Config:
     large_users: int
     customer_orders: int
     argon2_batch: int
+    second_step_accounts: int = 40
 
     @property
     def busy_connections(self) -> int:
@@ -53,6 +54,7 @@ def parse_config(argv: list[str]) -> Config:
     if args.quick:
         args.runs, args.duration, args.warmup = 2, 1, 1
         args.large_orders, args.large_tokens = 2_000, 2_000
+    second_step_accounts = 8 if args.quick else 40
     for name in ("runs", "duration", "warmup", "workers", "connections"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
@@ -71,5 +73,6 @@ def parse_config(argv: list[str]) -> Config:
         small_users=20,
         large_users=max(20, args.large_orders // 50),
         customer_orders=60,
+        second_step_accounts=second_step_accounts,
         argon2_batch=10 if not args.quick else 4,
     )

@@ -118,6 +118,7 @@ def results_document(config: Config, suite: dict, figures: list, *, started_at: 
         "cases": suite["bench"].results,
         "queries": suite["queries"],
         "argon2_batches": suite["argon2"],
+        "second_step": suite["second_step"],
         "problems": suite["bench"].problems,
     }
 

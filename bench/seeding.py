@@ -66,12 +66,15 @@ class Data:
     customer_order: str = ""
     other_order: str = ""
     customer_token: str = ""
+    customer_personal_token: str = ""
     support_token: str = ""
     introspected_token: str = ""
     session_key: str = ""
     login_password: str = ""
     login_emails: list[str] = field(default_factory=list)
     throttled_email: str = ""
+    mfa_emails: list[str] = field(default_factory=list)
+    mfa_secret: str = ""
     clients: dict[str, dict] = field(default_factory=dict)
     filler_user_ids: list = field(default_factory=list)
     orders: int = 0
@@ -183,6 +186,11 @@ def seed_small(config: Config, data: Data, rng: random.Random) -> None:
         named.append(AccessToken(user=user, application_id=public_pk, token="", token_checksum=checksum(raw),
                                  expires=expires, scope=scope))
     AccessToken.objects.bulk_create(named)
+    from oauth.services import personal_token_create
+
+    _token, data.customer_personal_token = personal_token_create(
+        owner=people["customer"], name="bench", scopes=TOKEN_SCOPE.split(), expires_in_days=1
+    )
     rest = config.small_tokens - len(named)
     bulk_insert(AccessToken, filler_tokens(data, 0, rest, public_pk, expires, rng), rest, "access tokens (small)")
     data.orders, data.tokens = config.small_orders, config.small_tokens
@@ -270,6 +278,27 @@ def seed_login_accounts(config: Config, data: Data) -> None:
     data.login_emails = [user.email for user in users[1:]]
 
 
+def seed_second_step_accounts(data: Data, count: int) -> None:
+    """Accounts with an authenticator app, one per measured sign-in (a code works once per account)."""
+    from django.contrib.auth.hashers import make_password
+
+    from accounts import factors
+    from accounts.models import TotpDevice, User
+
+    data.mfa_secret = factors.new_totp_secret()
+    encoded = make_password(data.login_password)
+    users = bulk_insert(
+        User,
+        (User(email=f"bench-mfa-{index:06d}@example.com", name=f"MFA {index}", role="customer", region="EU",
+              password=encoded) for index in range(count)),
+        count,
+        "accounts with a second factor",
+    )
+    secret = factors.encrypt_secret(data.mfa_secret)
+    TotpDevice.objects.bulk_create(TotpDevice(user=user, encrypted_secret=secret) for user in users)
+    data.mfa_emails = [user.email for user in users]
+
+
 @dataclass
 class Pools:
     codes: dict[str, list[str]] = field(default_factory=dict)
@@ -282,7 +311,7 @@ def seed_token_pools(config: Config, data: Data) -> Pools:
     from oauth2_provider.models import AccessToken, Grant, RefreshToken
 
     from accounts.models import User
-    from oauth.models import TokenFamily, digest
+    from oauth.models import Consent, TokenFamily, digest
 
     pools = Pools(verifier=secrets.token_urlsafe(48))
     challenge = base64.urlsafe_b64encode(hashlib.sha256(pools.verifier.encode()).digest()).rstrip(b"=").decode()
@@ -291,6 +320,8 @@ def seed_token_pools(config: Config, data: Data) -> Pools:
     count = TOKEN_RATE_BOUND * config.case_seconds + 100
     for key in ("public", "confidential"):
         application_pk = data.clients[key]["pk"]
+        # The user approved these scopes when the codes were issued: a refresh carries at most that.
+        Consent.objects.update_or_create(user=user, application_id=application_pk, defaults={"scopes": TOKEN_SCOPE})
         codes = [secrets.token_urlsafe(24) for _ in range(count)]
         bulk_insert(
             Grant,

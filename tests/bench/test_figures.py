@@ -53,6 +53,7 @@ def suite(results: Results | None = None, small: Counts | None = None, large: Co
             "large": {"orders": 100_000, "access_tokens": 100_000},
         },
         "argon2": [{"p50_ms": 20.0, "cpu_s": 0.02} for _ in range(6)],
+        "second_step": {"password_step_ms": [40.0, 42.0, 44.0], "code_step_ms": [4.0, 8.4, 4.4]},
     }
 
 
@@ -190,3 +191,10 @@ def test_numbers_keep_three_significant_figures_or_so():
 
     assert [format_number(v, "ms") for v in (1.234, 12.34, 123.4)] == ["1.23", "12.3", "123"]
     assert format_number(123.456, "x") == "123.46"
+
+
+def test_the_second_step_is_shown_as_its_own_cost_and_as_a_ratio_to_the_password_step():
+    figures = build_figures(parse_config([]), suite())
+    assert figure(figures, "code step p50").value["median"] == 4.4
+    # sign-in by sign-in (4/40, 8.4/42, 4.4/44), not the ratio of the medians (8.4/42 = 0.2)
+    assert figure(figures, "code step / password step").value["median"] == pytest.approx(0.1)

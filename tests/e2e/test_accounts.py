@@ -59,7 +59,7 @@ def test_register_then_sign_in(web: Browsing):
     expect(main(page)).to_contain_text(f"Signed in as {email} (Customer, US)")
     # What a customer may reach, and no more.
     expect(nav(page).get_by_role("link")).to_have_text(
-        ["Orders", "Security", "Sessions", "Connected apps", "Rita Register"]
+        ["Orders", "Security", "Sessions", "Connected apps", "Tokens", "Rita Register"]
     )
     web.screenshot(page, "home")
 

@@ -87,11 +87,6 @@ class SecondStepSerializer(StrictSerializerMixin, serializers.Serializer):
     code = serializers.CharField(max_length=16, required=False, trim_whitespace=True)
     recovery_code = serializers.CharField(max_length=64, required=False, trim_whitespace=True)
 
-    def validate(self, data):
-        if bool(data.get("code")) == bool(data.get("recovery_code")):
-            raise serializers.ValidationError({"non_field_errors": ["Send one of: code, recovery_code."]})
-        return data
-
 
 class InvalidCode(exceptions.AuthenticationFailed):
     default_detail = login_flow.INVALID_CODE_MESSAGE
@@ -135,11 +130,6 @@ class ReauthenticateSerializer(StrictSerializerMixin, serializers.Serializer):
 
     password = serializers.CharField(max_length=4096, required=False, trim_whitespace=False)
     code = serializers.CharField(max_length=16, required=False, trim_whitespace=True)
-
-    def validate(self, data):
-        if bool(data.get("password")) == bool(data.get("code")):
-            raise serializers.ValidationError({"non_field_errors": ["Send one of: password, code."]})
-        return data
 
 
 @method_decorator(sensitive_post_parameters("password", "code"), name="dispatch")

@@ -225,7 +225,18 @@ else:
 
 
 class StrictSerializerMixin(_SerializerBase):
-    """Refuse fields the client may not set, naming them, instead of silently dropping them."""
+    """Refuse fields the client may not set, naming them, instead of silently dropping them.
+
+    ``one_of = ("a", "b")`` asks for exactly one of those fields, non-empty (the schema says
+    ``oneOf``, see ``core.schema.AutoSchema``).
+    """
+
+    one_of: tuple[str, ...] = ()
+
+    def validate(self, data):
+        if self.one_of and sum(1 for name in self.one_of if data.get(name)) != 1:
+            raise exceptions.ValidationError({"non_field_errors": [f"Send one of: {', '.join(self.one_of)}."]})
+        return super().validate(data)
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):

@@ -9,7 +9,7 @@ from django.test import Client
 
 from orders.models import Order
 from tests.factories import admin, customer
-from tests.support.clients import api_call, api_client, api_login
+from tests.support.clients import api_call, api_client, api_login, csrf_token
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +63,22 @@ def test_a_multipart_body_without_a_boundary_is_a_415_not_a_500(path):
         headers={"X-CSRFToken": client.cookies["csrftoken"].value},
     )
     error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body", "alternatives"),
+    [
+        ("/api/auth/login/2fa/", {"code": "123456", "recovery_code": "abcd-efgh"}, "code, recovery_code"),
+        ("/api/auth/login/2fa/", {}, "code, recovery_code"),
+        ("/api/auth/reauthenticate/", {"password": "x" * 12, "code": "123456"}, "password, code"),
+    ],
+    ids=["second step: both", "second step: neither", "step-up: both"],
+)
+def test_exactly_one_of_the_alternatives_is_sent(path, body, alternatives):
+    client = Client(enforce_csrf_checks=True)
+    if path.startswith("/api/auth/reauth"):
+        api_login(client, customer())
+    response = client.post(path, body, content_type="application/json", headers={"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 400, response.content
+    assert response.json()["fields"] == {"non_field_errors": [f"Send one of: {alternatives}."]}

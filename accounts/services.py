@@ -17,14 +17,15 @@ from accounts.signals import credentials_revoked
 Event = audit.Event
 
 
-def revoke_credentials(user: User, *, except_session_key: str | None = None) -> None:
+def revoke_credentials(user: User, *, except_session_key: str | None = None, deleting: bool = False) -> None:
     """End the user's sessions (all, or all but one) and revoke every token.
 
     Tokens belong to ``oauth``, which revokes them on :data:`credentials_revoked`, sent
-    here inside the caller's transaction: they go together or not at all.
+    here inside the caller's transaction: they go together or not at all. ``deleting``:
+    the account is being deleted, so what it owns goes too, not only its validity.
     """
     sessions.end_all(user, except_key=except_session_key)
-    credentials_revoked.send(sender=User, user=user)
+    credentials_revoked.send(sender=User, user=user, deleting=deleting)
 
 
 @transaction.atomic
@@ -110,7 +111,7 @@ def user_delete(*, user: User, acting_user: User, request: HttpRequest | None = 
     keep pointing at the same owner id. Its email is freed for a new registration.
     """
     user = User.objects.select_for_update().get(pk=user.pk)
-    revoke_credentials(user)
+    revoke_credentials(user, deleting=True)
     TotpDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
     user.email = f"deleted-{uuid.uuid4().hex}@deleted.invalid"

@@ -45,7 +45,7 @@ def revoke_personal_tokens(tokens: QuerySet[PersonalToken]) -> int:
     return PersonalToken.objects.filter(pk__in=[pk for pk, _key_id in live]).update(revoked_at=timezone.now())
 
 
-def on_credentials_revoked(sender, *, user, **kwargs) -> None:
+def on_credentials_revoked(sender, *, user, deleting: bool = False, **kwargs) -> None:
     revoke(user=user)
     revoked = revoke_personal_tokens(PersonalToken.objects.filter(owner=user))
     if revoked:
@@ -54,3 +54,6 @@ def on_credentials_revoked(sender, *, user, **kwargs) -> None:
             target=f"user {user.pk}: {revoked} personal access token(s)",
             reason="revoked with the account's credentials",
         )
+    if deleting:
+        # A deleted account's data goes (the contract): names and networks are the user's.
+        PersonalToken.objects.filter(owner=user).delete()

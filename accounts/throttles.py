@@ -63,6 +63,7 @@ class Bucket:
     """One counter of one fixed window: django-ratelimit's key and window for (group, key, rate)."""
 
     group: str
+    key: str  # what is counted: an address, an email...
     limit: int
     period: int
     window: int  # when the window ends (epoch seconds)
@@ -72,7 +73,7 @@ class Bucket:
     def of(cls, group: str, key: str, rate: str) -> Bucket:
         limit, period = _split_rate(rate)
         window = _get_window(key, period)
-        return cls(group, limit, period, window, _make_cache_key(group, window, rate, key, ALL))
+        return cls(group, key, limit, period, window, _make_cache_key(group, window, rate, key, ALL))
 
 
 @dataclass(frozen=True)
@@ -153,14 +154,17 @@ def hit_all(request: HttpRequest, *checks: tuple[str, str, str]) -> int | None:
     return wait_of(count(*checks))
 
 
-def login_attempt(request: HttpRequest, email: str) -> int | None:
-    """Count a sign-in attempt per IP and per account; the wait in seconds if throttled."""
+LOGIN_IP = "login:ip"
+LOGIN_ACCOUNT = "login:account"
+
+
+def login_attempt(request: HttpRequest, email: str) -> list[Count]:
+    """Count a sign-in attempt per IP and per account (:func:`wait_of` says if it is refused)."""
     device = known_device(request, email)
     account_key = f"{email}|device:{device}" if device else email
-    return hit_all(
-        request,
-        ("login:ip", client_ip_key(request), settings.LOGIN_RATE_PER_IP),
-        ("login:account", account_key, settings.LOGIN_RATE_PER_ACCOUNT),
+    return count(
+        (LOGIN_IP, client_ip_key(request), settings.LOGIN_RATE_PER_IP),
+        (LOGIN_ACCOUNT, account_key, settings.LOGIN_RATE_PER_ACCOUNT),
     )
 
 

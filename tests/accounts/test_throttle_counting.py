@@ -17,10 +17,12 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import RequestFactory, override_settings
 from django_ratelimit.core import EXPIRATION_FUDGE, get_usage
 
-from accounts import throttles
+from accounts import login as login_flow, throttles
+from accounts.models import AuditEvent
 from core.unavailable import is_service_outage
 
 RATE = "3/m"
@@ -207,3 +209,34 @@ def test_on_redis_many_threads_at_once_get_exactly_the_limit(redis_cache):
     assert sum(wait is None for wait in waits) == limit
     assert _usage("login:account", account, f"{limit}/h", increment=False)["count"] == threads
     assert _usage("login:ip", ip, "1000/m", increment=False)["count"] == threads
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_on_redis_refusals_racing_each_other_fold_into_one_row_with_their_exact_count(redis_cache, settings):
+    settings.LOGIN_RATE_PER_ACCOUNT = "5/h"
+    settings.LOGIN_RATE_PER_IP = "1000/m"
+    email, threads = _key(), 30
+    start = threading.Barrier(threads)
+    waits: list[int | None] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        request = RequestFactory().post("/api/auth/login/", REMOTE_ADDR="198.51.100.13")
+        start.wait()
+        try:
+            wait = login_flow.throttle(request, email)
+        finally:
+            connection.close()
+        with lock:
+            waits.append(wait)
+
+    workers = [threading.Thread(target=attempt) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert sum(wait is not None for wait in waits) == threads - 5
+    [row] = AuditEvent.objects.filter(event="login_throttled")
+    assert (row.count, row.target) == (threads - 5, f"email:{email}")

@@ -21,6 +21,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from accounts import audit, factors, mail, reauth, sessions, throttles
 from accounts.models import User, normalize_email
@@ -206,12 +207,17 @@ def sign_in(request: HttpRequest, user: User, methods: list[str] | tuple[str, ..
 
     Every write is in one transaction, so a sign-in costs one commit and lands whole or
     not at all: the previous session's deletion, the new session row (written once),
-    ``last_login``, the sessions-page entry and the audit row.
+    ``last_login``, the sessions-page entry and the audit row. The user's row was read by
+    authenticate() together with their authenticator app (no second look-up).
     """
     previous_key = request.session.session_key
     with transaction.atomic():
         # The backend is named: a user who just registered did not come from authenticate().
         login(request, user, backend="accounts.backends.EmailBackend")
+        # last_login also voids every password reset link issued before this sign-in (Django's
+        # reset tokens hash it); one UPDATE of that column (AccountsConfig.ready explains).
+        user.last_login = timezone.now()
+        User.objects.filter(pk=user.pk).update(last_login=user.last_login)
         # login() keeps the key when the same user signs in again on this session; rotate it
         # then too, so a planted or leaked pre-login id is always worthless. (Otherwise login()
         # has rotated it already.)

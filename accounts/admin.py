@@ -30,7 +30,8 @@ admin.site.password_change_done = _site_password_change_done  # type: ignore[met
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "event", "outcome", "actor", "client_id", "ip", "target", "reason"]
+    # count: how many occurrences the row stands for (throttled sign-ins: one row per bucket and window).
+    list_display = ["created_at", "event", "outcome", "count", "actor", "client_id", "ip", "target", "reason"]
     list_filter = ["event", "outcome", "created_at"]
     search_fields = ["target", "reason", "client_id", "ip"]
     list_select_related = ["actor"]

@@ -1,13 +1,23 @@
-"""Record security events: one row in the audit table and one escaped log line each."""
+"""Record security events: one row in the audit table and one escaped log line each.
+
+A *folded* event (:func:`record_folded`) is one row for many occurrences: throttled sign-in
+attempts are recorded as one row per throttle bucket and window, whose ``count`` says how
+many attempts that bucket refused in that window (the contract allows it). A refusal then
+costs one small statement (an upsert that adds one to the count) instead of a new row, and
+one log line per bucket and window instead of one per attempt: a flood of refused guesses
+fills neither the table nor the log.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest
 
 from accounts.models import AuditEvent, User
@@ -39,17 +49,17 @@ def escape(value: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value)
 
 
-def record(
+def _event(
     event: str,
     *,
-    outcome: str = Outcome.SUCCESS,
-    request: HttpRequest | None = None,
-    actor: User | None = None,
-    client_id: str = "",
-    target: str = "",
-    reason: str = "",
+    outcome: str,
+    request: HttpRequest | None,
+    actor: User | None,
+    client_id: str,
+    target: str,
+    reason: str,
 ) -> AuditEvent:
-    """Write one audit event. Callers pass descriptions, never a credential."""
+    """The row of an event (unsaved), with the request's IP, user agent and principal."""
     request = request if request is not None else _current_request.get()
     # A person (User), AnonymousUser, or a client acting for itself (with a client_id).
     principal: Any = getattr(request, "user", None) if request is not None else None
@@ -58,7 +68,7 @@ def record(
     principal_client_id: str = getattr(principal, "client_id", None) or ""
     if not client_id and principal_client_id:
         client_id = principal_client_id  # a machine client acting for itself
-    row = AuditEvent.objects.create(
+    return AuditEvent(
         event=event,
         outcome=outcome,
         actor=actor,
@@ -68,6 +78,9 @@ def record(
         target=target[:200],
         reason=reason[:255],
     )
+
+
+def _log(row: AuditEvent) -> None:
     logger.info(
         # The user agent comes last: it is free text, and everything after "ua=" is it.
         "event=%s outcome=%s actor=%s client=%s ip=%s target=%s reason=%s ua=%s",
@@ -80,4 +93,68 @@ def record(
         escape(row.reason) or "-",
         escape(row.user_agent) or "-",
     )
+
+
+def record(
+    event: str,
+    *,
+    outcome: str = Outcome.SUCCESS,
+    request: HttpRequest | None = None,
+    actor: User | None = None,
+    client_id: str = "",
+    target: str = "",
+    reason: str = "",
+) -> AuditEvent:
+    """Write one audit event. Callers pass descriptions, never a credential."""
+    row = _event(
+        event, outcome=outcome, request=request, actor=actor, client_id=client_id, target=target, reason=reason
+    )
+    row.save(force_insert=True)
+    _log(row)
     return row
+
+
+def _row_fields() -> list:
+    return [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+
+
+@functools.cache
+def _folded_insert_sql(vendor: str) -> str:
+    """The upsert of a folded row (the same text for PostgreSQL and SQLite, quoted per vendor)."""
+    quote = connection.ops.quote_name
+    table = quote(AuditEvent._meta.db_table)
+    columns = ", ".join(quote(field.column or field.name) for field in _row_fields())
+    placeholders = ", ".join(["%s"] * len(_row_fields()))
+    count, key = quote("count"), quote("fold_key")
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO UPDATE SET {count} = {table}.{count} + 1"
+    )
+
+
+def record_folded(
+    event: str,
+    *,
+    fold_key: str,
+    is_first: bool,
+    outcome: str = Outcome.SUCCESS,
+    request: HttpRequest | None = None,
+    actor: User | None = None,
+    target: str = "",
+    reason: str = "",
+) -> None:
+    """Count one more occurrence in the row of ``fold_key``, writing the row if there is none.
+
+    One statement, whatever the order in which concurrent requests reach the database: an
+    insert of a row with ``count`` 1 that, when the key's row exists, adds one to its count
+    instead (row-locked, so no increment is lost). The row keeps the details (actor, IP,
+    user agent, time) of the occurrence that wrote it. ``is_first`` (the caller knows which
+    occurrence is the first, e.g. from the throttle's own counter) writes the one log line.
+    """
+    row = _event(event, outcome=outcome, request=request, actor=actor, client_id="", target=target, reason=reason)
+    row.fold_key = fold_key
+    values = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in _row_fields()]
+    with connection.cursor() as cursor:
+        cursor.execute(_folded_insert_sql(connection.vendor), values)
+    if is_first:
+        _log(row)

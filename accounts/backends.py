@@ -14,7 +14,9 @@ class EmailBackend(BaseBackend):
         if email is None or password is None:
             return None
         try:
-            user = User.objects.get_by_natural_key(normalize_email(email))
+            # The authenticator app comes in the same statement: the sign-in asks for it next
+            # (accounts.factors.has_totp reads the joined row instead of querying again).
+            user = User.objects.select_related("totp_device").get(email=normalize_email(email), deleted_at__isnull=True)
         except User.DoesNotExist:
             # Hash anyway, so an unknown email takes as long as a wrong password.
             User().set_password(password)

@@ -21,6 +21,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from accounts import audit, factors, mail, reauth, sessions, throttles
 from accounts.models import User, normalize_email
@@ -59,9 +60,8 @@ class LoginResult:
 def attempt_login(request: HttpRequest, *, email: str, password: str) -> LoginResult:
     """Run every step of a sign-in attempt and report how it ended."""
     email = normalize_email(email)
-    retry_after = throttles.login_attempt(request, email)
+    retry_after = throttle(request, email)
     if retry_after is not None:
-        audit.record(Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, target=f"email:{email}")
         return LoginResult(retry_after=retry_after, email=email)
     request.session.pop(PENDING_KEY, None)  # a new first step replaces any pending one
     user = _check_password(request, email, password)
@@ -80,6 +80,35 @@ def attempt_login(request: HttpRequest, *, email: str, password: str) -> LoginRe
         return LoginResult(email=email, methods=methods)
     sign_in(request, user)
     return LoginResult(user=user, email=email)
+
+
+def throttle(request: HttpRequest, email: str, *, actor: User | None = None, step: str = "") -> int | None:
+    """Count an attempt in the sign-in buckets; the wait in seconds when they refuse it.
+
+    A refused attempt is audited in the row of each bucket that refused it, for its window
+    (``audit.record_folded``): one row per bucket and window, counting its refusals. The
+    bucket's own counter tells which refusal is the first (the one that is logged).
+    """
+    counts = throttles.login_attempt(request, email)
+    retry_after = throttles.wait_of(counts)
+    if retry_after is None:
+        return None
+    for counted in counts:
+        if not counted.is_over:
+            continue
+        per_ip = counted.bucket.group == throttles.LOGIN_IP
+        bucket = "per IP" if per_ip else "per account" + (", known device" if "|device:" in counted.bucket.key else "")
+        audit.record_folded(
+            Event.LOGIN_THROTTLED,
+            fold_key=counted.bucket.cache_key,
+            is_first=counted.refused == 1,
+            outcome=Outcome.DENIED,
+            request=request,
+            actor=actor,
+            target=f"ip:{counted.bucket.key}" if per_ip else f"email:{email}",
+            reason=f"{step}, {bucket}" if step else bucket,
+        )
+    return retry_after
 
 
 def _check_password(request: HttpRequest, email: str, password: str) -> User | None:
@@ -112,11 +141,8 @@ def attempt_second_step(request: HttpRequest, *, code: str = "", recovery_code: 
         return LoginResult(is_expired=True)
     user, pending = found
     email = pending["email"]
-    retry_after = throttles.login_attempt(request, email)  # the first step's buckets
+    retry_after = throttle(request, email, actor=user, step="second step")  # the first step's buckets
     if retry_after is not None:
-        audit.record(
-            Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, actor=user, target=f"email:{email}"
-        )
         return LoginResult(retry_after=retry_after, email=email, methods=pending["methods"])
     method = verify_factor(user, code=code, recovery_code=recovery_code)
     if method is None:
@@ -137,9 +163,8 @@ def attempt_reauthentication(request: HttpRequest, *, password: str = "", code: 
     Counted in the sign-in buckets: step-up is no way around the sign-in throttles.
     """
     user = signed_in_user(request)
-    retry_after = throttles.login_attempt(request, user.email)
+    retry_after = throttle(request, user.email, actor=user, step="step-up")
     if retry_after is not None:
-        audit.record(Event.LOGIN_THROTTLED, outcome=Outcome.DENIED, request=request, actor=user, reason="step-up")
         return LoginResult(retry_after=retry_after, email=user.email)
     if factors.has_totp(user):
         ok, method = bool(code) and factors.verify_totp(user, code), factors.TOTP
@@ -182,12 +207,17 @@ def sign_in(request: HttpRequest, user: User, methods: list[str] | tuple[str, ..
 
     Every write is in one transaction, so a sign-in costs one commit and lands whole or
     not at all: the previous session's deletion, the new session row (written once),
-    ``last_login``, the sessions-page entry and the audit row.
+    ``last_login``, the sessions-page entry and the audit row. The user's row was read by
+    authenticate() together with their authenticator app (no second look-up).
     """
     previous_key = request.session.session_key
     with transaction.atomic():
         # The backend is named: a user who just registered did not come from authenticate().
         login(request, user, backend="accounts.backends.EmailBackend")
+        # last_login also voids every password reset link issued before this sign-in (Django's
+        # reset tokens hash it); one UPDATE of that column (AccountsConfig.ready explains).
+        user.last_login = timezone.now()
+        User.objects.filter(pk=user.pk).update(last_login=user.last_login)
         # login() keeps the key when the same user signs in again on this session; rotate it
         # then too, so a planted or leaked pre-login id is always worthless. (Otherwise login()
         # has rotated it already.)

@@ -216,10 +216,21 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     target = models.CharField(max_length=200, blank=True)
     reason = models.CharField(max_length=255, blank=True)
+    # How many occurrences this row stands for: 1, except for a folded event (throttled
+    # sign-ins: one row per throttle bucket and window, see accounts.audit.record_folded).
+    count = models.PositiveIntegerField(default=1)
+    # What a folded event is folded on (the throttle bucket's cache key, window included);
+    # null for every other event.
+    fold_key = models.CharField(max_length=100, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["actor", "-created_at"], name="audit_actor_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fold_key"], condition=models.Q(fold_key__isnull=False), name="audit_fold_key_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event} {self.outcome}"

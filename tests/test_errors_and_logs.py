@@ -82,7 +82,7 @@ def test_a_bug_is_a_500_without_a_stack_trace_page_and_json(client_500):
 
 def test_login_with_the_cache_down_is_503_and_signs_nobody_in(client_500):
     user = customer()
-    with mock.patch("accounts.throttles.get_usage", side_effect=redis_down):
+    with mock.patch("accounts.throttles.count", side_effect=redis_down):
         page = client_500.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
         token = csrf_token(client_500)
         api = client_500.post(

@@ -8,12 +8,14 @@ from unittest import mock
 import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.contrib.sessions.models import Session
 from django.db import connection, connections
 from django.http import HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts import login as login_flow
 from accounts.models import AuditEvent, User, UserSession
@@ -442,3 +444,33 @@ def test_deactivated_user_on_a_page_is_redirected_to_login(client):
     response = client.get("/accounts/profile/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_password_sign_in_runs_five_statements_beyond_begin_and_commit(client):
+    user = customer()
+    with CaptureQueriesContext(connection) as queries:
+        response = api_login_response(client, user.email)
+
+    assert response.status_code == 200
+    transaction_control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+    statements = [query["sql"] for query in queries if not query["sql"].startswith(transaction_control)]
+    shapes = [sql.split(" WHERE ")[0].split(" (")[0].split(" SET ")[0] for sql in statements]
+    # The account and its authenticator app in one look-up; then the sign-in's writes.
+    assert shapes[0].startswith("SELECT") and '"accounts_totpdevice"' in statements[0]
+    assert shapes[1:] == [
+        'UPDATE "accounts_user"',
+        'INSERT INTO "django_session"',
+        'INSERT INTO "accounts_usersession"',
+        'INSERT INTO "accounts_auditevent"',
+    ]
+
+
+def test_a_sign_in_stamps_last_login_and_so_voids_earlier_password_reset_links(client):
+    user = customer()
+    link_token = default_token_generator.make_token(user)
+
+    assert api_login_response(client, user.email).status_code == 200
+
+    user.refresh_from_db()
+    assert user.last_login is not None
+    assert not default_token_generator.check_token(user, link_token)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+from unittest import mock
+
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
@@ -95,11 +99,82 @@ def test_a_throttled_attempt_costs_one_statement_its_audit_row(client):
     user = customer()
     _fill_account_bucket(client, user.email)
 
-    with CaptureQueriesContext(connection) as queries:
-        response = api_login_response(client, user.email, PASSWORD)
+    for _ in range(2):  # the first refusal writes the bucket's row, the next adds to its count
+        with CaptureQueriesContext(connection) as queries:
+            response = api_login_response(client, user.email, PASSWORD)
+        assert response.status_code == 429
+        assert [query["sql"].split(" (")[0] for query in queries] == ['INSERT INTO "accounts_auditevent"']
 
-    assert response.status_code == 429
-    assert [query["sql"].split(" (")[0] for query in queries] == ['INSERT INTO "accounts_auditevent"']
+
+# --- One audit row per bucket and window, with its count ---------------------------------------
+
+
+def _throttled_rows():
+    return list(AuditEvent.objects.filter(event="login_throttled").order_by("id"))
+
+
+def test_throttled_attempts_of_one_window_are_one_row_with_their_count(client, audit_log):
+    user = customer()
+    _fill_account_bucket(client, user.email)
+    for attempt in range(7):
+        login = page_login if attempt % 2 else api_login_response
+        assert login(client, user.email, PASSWORD).status_code == 429
+
+    [row] = _throttled_rows()
+    assert (row.count, row.target, row.reason, row.outcome) == (7, f"email:{user.email}", "per account", "denied")
+    assert row.ip == "127.0.0.1"
+    # One log line for the bucket's window, not one per refusal.
+    assert len([r for r in audit_log.records if "event=login_throttled" in r.getMessage()]) == 1
+
+
+def test_a_new_window_of_the_bucket_is_a_new_row(client):
+    user = customer()
+    _fill_account_bucket(client, user.email)
+    for _ in range(3):
+        assert page_login(client, user.email, PASSWORD).status_code == 429
+    [first] = _throttled_rows()
+    # The account bucket's window (5 minutes, staggered per key) ends: a fresh count, a fresh row.
+    later = SimpleNamespace(time=lambda: time.time() + 301)
+    with mock.patch("django_ratelimit.core.time", later):
+        _fill_account_bucket(client, user.email)
+        for _ in range(2):
+            assert page_login(client, user.email, PASSWORD).status_code == 429
+
+    first.refresh_from_db()
+    assert [row.count for row in _throttled_rows()] == [3, 2]
+    assert first.count == 3
+
+
+def test_each_bucket_that_refuses_an_attempt_has_its_own_row(settings):
+    settings.LOGIN_RATE_PER_IP = "3/m"
+    user = customer()
+    attacker = Client(REMOTE_ADDR="203.0.113.5")
+    # Three accounts fill the IP bucket; then the same account twice more fills its own too.
+    for index in range(3):
+        assert page_login(attacker, f"spray{index}@example.com", WRONG).status_code == 401
+    statuses = [page_login(attacker, other, WRONG).status_code for other in ("spray9@example.com", user.email)]
+    others = [page_login(Client(REMOTE_ADDR=f"203.0.113.{10 + n}"), user.email, WRONG).status_code for n in range(5)]
+    statuses.append(page_login(attacker, user.email, WRONG).status_code)
+
+    assert statuses == [429, 429, 429]
+    assert others == [401, 401, 401, 401, 429]  # the account's 6th attempt
+    rows = {row.target: (row.count, row.reason) for row in _throttled_rows()}
+    # The IP bucket refused the attacker's last three; the account bucket its 6th and 7th
+    # attempts, the last one also refused by the IP bucket: one attempt, counted in both rows.
+    assert rows == {"ip:203.0.113.5": (3, "per IP"), f"email:{user.email}": (2, "per account")}
+
+
+def test_the_security_page_and_the_admin_show_an_events_count():
+    from tests.factories import admin
+    from tests.support.sign_in import page_client
+
+    alice = customer()
+    AuditEvent.objects.create(event="login_throttled", outcome="denied", actor=alice, count=7, fold_key="rl:test")
+    page = page_client(alice).get("/accounts/security/").content.decode()
+    assert "Sign-in throttled (7 attempts)" in page.split('id="security-events"')[1]
+
+    changelist = page_client(admin()).get("/admin/accounts/auditevent/").content.decode()
+    assert "column-count" in changelist and '<td class="field-count">7</td>' in changelist
 
 
 def test_page_throttle_is_429_with_a_clear_message(client):

@@ -41,15 +41,29 @@ def hit_all(request: HttpRequest, *checks: tuple[str, str, str]) -> int | None:
     return max(limited) if limited else None
 
 
-def login_attempt(request: HttpRequest, email: str) -> int | None:
-    """Count a sign-in attempt per IP and per account; the wait in seconds if throttled."""
+def _account_bucket(request: HttpRequest, email: str) -> tuple[str, str, str]:
     device = known_device(request, email)
     account_key = f"{email}|device:{device}" if device else email
+    return ("login:account", account_key, settings.LOGIN_RATE_PER_ACCOUNT)
+
+
+def login_attempt(request: HttpRequest, email: str) -> int | None:
+    """Count a sign-in attempt per IP and per account; the wait in seconds if throttled."""
     return hit_all(
         request,
         ("login:ip", client_ip_key(request), settings.LOGIN_RATE_PER_IP),
-        ("login:account", account_key, settings.LOGIN_RATE_PER_ACCOUNT),
+        _account_bucket(request, email),
     )
+
+
+def login_ip_attempt(request: HttpRequest) -> int | None:
+    """The per-IP half of :func:`login_attempt`, for a passkey sign-in before its account is known."""
+    return hit_all(request, ("login:ip", client_ip_key(request), settings.LOGIN_RATE_PER_IP))
+
+
+def login_account_attempt(request: HttpRequest, email: str) -> int | None:
+    """The per-account half of :func:`login_attempt`, once a passkey names its account."""
+    return hit_all(request, _account_bucket(request, email))
 
 
 def _account_digest(email: str) -> str:

@@ -21,7 +21,6 @@ from tests.factories import (
 )
 from tests.support.authenticator import b64url
 from tests.support.clients import api_call, api_client, csrf_token
-from tests.support.sign_in import page_client
 
 pytestmark = pytest.mark.django_db
 

@@ -111,3 +111,17 @@ def web(request: pytest.FixtureRequest, browser: Browser, site: Process) -> Iter
 def throttled_web(request: pytest.FixtureRequest, browser: Browser, throttled_site: Process) -> Iterator[Browsing]:
     """Browser contexts on the site with the contract's sign-in throttles."""
     yield from _browsing(request, browser, throttled_site.origin)
+
+
+@pytest.fixture(scope="session")
+def localhost_site(e2e_dir: Path) -> Iterator[Process]:
+    """The site at http://localhost:<port>, PUBLIC_ORIGIN included: passkeys need a host name, not an IP."""
+    process = _started(start_site, e2e_dir / "localhost-site", rates=GENEROUS_RATES, host_name="localhost")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def localhost_web(request: pytest.FixtureRequest, browser: Browser, localhost_site: Process) -> Iterator[Browsing]:
+    """Browser contexts on the localhost site, held to the same checks as ``web``."""
+    yield from _browsing(request, browser, localhost_site.origin)

@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 LOOPBACK = "127.0.0.1"
+# The names a browser may use for a site started here: both reach 127.0.0.1 and nothing else.
+SITE_HOST_NAMES = {LOOPBACK, "localhost"}
 
 # The password every demo account gets in the browser tests (seed_demo --password).
 DEMO_PASSWORD = "e2e tulip harbour lantern 42"
@@ -186,18 +188,28 @@ def _manage(var_dir: Path, env: dict[str, str], log_path: Path, *args: str) -> N
         raise RuntimeError(f"manage.py {args[0]} failed ({result.returncode}) in {var_dir}:\n{tail}")
 
 
-def start_site(var_dir: Path, *, rates: dict[str, str]) -> Process:
-    """Migrate a fresh SQLite database, seed the demo data and serve it on a free port."""
+def start_site(var_dir: Path, *, rates: dict[str, str], host_name: str = LOOPBACK) -> Process:
+    """Migrate a fresh SQLite database, seed the demo data and serve it on a free port.
+
+    The server always listens on 127.0.0.1; ``host_name`` is the name the browser uses.
+    ``"localhost"`` gives the site ``PUBLIC_ORIGIN=http://localhost:<port>``: the origin a
+    passkey journey needs, because WebAuthn refuses an IP address as RP id (and Chromium
+    treats plain-http localhost as a secure context).
+    """
+    if host_name not in SITE_HOST_NAMES:
+        raise ValueError(f"host_name must be one of {sorted(SITE_HOST_NAMES)} (loopback only), not {host_name!r}")
     var_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    origin = f"http://{host_name}:{port}"
     env = clean_environment(
         DJANGO_ENV="local", DJANGO_VAR_DIR=str(var_dir), HOST=LOOPBACK, PORT=str(port),
         DJANGO_SETTINGS_MODULE="config.settings", **rates,
     )
+    if host_name != LOOPBACK:
+        env["PUBLIC_ORIGIN"] = origin
     log_path = var_dir / "server.log"
     _manage(var_dir, env, log_path, "migrate", "--noinput")
     _manage(var_dir, env, log_path, "seed_demo", "--password", DEMO_PASSWORD, "--totp-secret", DEMO_TOTP_SECRET)
-    origin = f"http://{LOOPBACK}:{port}"
     process = _spawn(
         f"site on {origin}",
         origin,
@@ -205,7 +217,7 @@ def start_site(var_dir: Path, *, rates: dict[str, str]) -> Process:
         env,
         log_path,
     )
-    wait_until_up(process, f"{origin}/healthz/")
+    wait_until_up(process, f"http://{LOOPBACK}:{port}/healthz/")
     return process
 
 

@@ -45,6 +45,7 @@ class PasskeyAdmin(ReadOnlyAdmin):
     list_filter = ["backup_eligible", "backup_state", "created_at"]
     search_fields = ["name", "user__email"]
     list_select_related = ["user"]
-    fields = ["user", "name", "aaguid", "transports", "sign_count", "backup_eligible", "backup_state",
-              "created_at", "last_used_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "user", "name", "aaguid", "transports", "sign_count", "backup_eligible", "backup_state",
+        "created_at", "last_used_at",
+    )

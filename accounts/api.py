@@ -354,6 +354,7 @@ class PasskeyListView(APIView):
     @extend_schema(request=PasskeyCreateSerializer, responses={201: PasskeySerializer})
     def post(self, request):
         user = _session_user(request)
+        _ensure_passkeys_available()
         serializer = PasskeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

@@ -1,6 +1,6 @@
 """Passkeys in a real browser (Chromium's virtual authenticator, the site on http://localhost):
-add one after a step-up, sign in with it alone, then as the second step after the password,
-and remove it."""
+add one, sign in with it alone (autofill, then the button), then as the second step after the
+password, and remove it."""
 
 from __future__ import annotations
 
@@ -37,6 +37,16 @@ def test_add_a_passkey_sign_in_with_it_alone_then_after_a_password_and_remove_it
         assert credential["isResidentCredential"] and credential["rpId"] == "localhost"
 
         # Passwordless: the login page's button, user verification by the virtual fingerprint.
+        # Conditional UI: the login page asks for a passkey in the email field's autofill, and
+        # the virtual authenticator (no human to pick one) answers it at once: signed in.
+        sign_out(web, page)
+        expect(page).to_have_url(web.origin + "/")
+        web.check(page)
+
+        # Chromium's virtual authenticator answers a conditional (autofill) request at once,
+        # which would sign in before any button is pressed: hide conditional mediation from
+        # here on, so the button and the password + passkey path are what is exercised.
+        page.add_init_script("PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);")
         sign_out(web, page)
         web.screenshot(page, "login-passkey")
         main(page).get_by_role("button", name="Sign in with a passkey").click()

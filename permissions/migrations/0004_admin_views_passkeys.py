@@ -1,4 +1,8 @@
-"""Admins see users' passkeys (read-only) in the Django admin (accounts/policy.py)."""
+"""Admins see users' passkeys (read-only) in the Django admin (accounts/policy.py).
+
+Here, not in accounts' migrations: accounts is a layer below permissions, and grants of
+accounts' permissions live with the role table (as 0002 grants ``accounts.view_auditevent``).
+"""
 
 from django.db import migrations
 
@@ -10,8 +14,8 @@ GRANTS = {"admin": ["accounts.view_passkey"]}
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("permissions", "0003_admin_manages_oauth_clients"),
         ("accounts", "0005_passkeys"),
-        ("permissions", "0001_initial"),
     ]
 
     operations = [grants.operation(GRANTS)]

@@ -4,7 +4,7 @@ next to the users API: who may manage whom is an authorization question."""
 from django.contrib import admin
 from django.shortcuts import redirect
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Passkey
 from core.admin import ReadOnlyAdmin
 
 admin.site.site_header = "Auth done right: administration"
@@ -36,3 +36,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["target", "reason", "client_id", "ip"]
     list_select_related = ["actor"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Passkey)
+class PasskeyAdmin(ReadOnlyAdmin):
+    """Read-only: a passkey is added and removed by its owner (after a step-up), never here."""
+
+    list_display = ["name", "user", "created_at", "last_used_at", "sign_count", "backup_eligible", "backup_state"]
+    list_filter = ["backup_eligible", "backup_state", "created_at"]
+    search_fields = ["name", "user__email"]
+    list_select_related = ["user"]
+    fields = readonly_fields = (
+        "user", "name", "aaguid", "transports", "sign_count", "backup_eligible", "backup_state",
+        "created_at", "last_used_at",
+    )

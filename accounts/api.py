@@ -1,17 +1,26 @@
-"""JSON endpoints of the account: CSRF token, sign in and out, who am I."""
+"""JSON endpoints of the account: CSRF token, sign in and out, who am I, passkeys.
+
+Passkey ceremonies are two calls each: ``.../options/`` answers ``{"publicKey": {...}}``
+(what ``navigator.credentials.create()`` or ``.get()`` takes, binary fields base64url) and
+keeps the challenge in the session; the next call posts the browser's credential JSON.
+A credential that is refused, of any shape, is a 401 (sign-in, step-up) or a 400
+(registration) with the error envelope.
+"""
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import factors, login as login_flow
+from accounts import factors, login as login_flow, passkeys, services
+from accounts.models import Passkey
 from accounts.reauth import is_session_user
 from core.api import InvalidCredentials, StrictSerializerMixin, TooManyLoginAttempts, enforce_csrf, error_body
 
@@ -79,13 +88,58 @@ class LoginView(APIView):
         return login_flow.finish_response(request._request, response, result)
 
 
-class SecondStepSerializer(StrictSerializerMixin, serializers.Serializer):
-    """Exactly one of ``code`` (authenticator app) and ``recovery_code``."""
+CREDENTIAL_SCHEMA = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": True,
+    "description": "A WebAuthn credential as the browser gives it (PublicKeyCredential.toJSON(): id, rawId, "
+    "type, response with base64url fields), answering the options of the matching .../options/ call.",
+}
 
-    one_of = ("code", "recovery_code")  # the schema's oneOf (core.schema.AutoSchema)
+
+@extend_schema_field(CREDENTIAL_SCHEMA)
+class CredentialField(serializers.DictField):
+    """A credential's JSON object; its contents are py_webauthn's to judge (a refusal, not a 400)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or not data:
+            raise serializers.ValidationError("Expected the credential as a non-empty JSON object.")
+        return data
+
+
+PUBLIC_KEY_OPTIONS = inline_serializer(
+    "PasskeyOptions",
+    {
+        "publicKey": serializers.DictField(
+            help_text="PublicKeyCredentialCreationOptions or ...RequestOptions in WebAuthn's JSON form: "
+            "decode challenge, user.id and each credential id from base64url before calling the browser."
+        )
+    },
+)
+
+
+class PasskeysUnavailable(exceptions.PermissionDenied):
+    """403: passkeys cannot work on this site as configured (an IP address as its origin)."""
+
+
+def _ensure_passkeys_available() -> None:
+    reason = passkeys.unavailable_reason()
+    if reason is not None:
+        raise PasskeysUnavailable(reason)
+
+
+def _options_response(options: dict) -> Response:
+    return Response({"publicKey": options})
+
+
+class SecondStepSerializer(StrictSerializerMixin, serializers.Serializer):
+    """Exactly one of ``code`` (authenticator app), ``recovery_code`` and ``passkey``."""
+
+    one_of = ("code", "recovery_code", "passkey")  # the schema's oneOf (core.schema.AutoSchema)
 
     code = serializers.CharField(max_length=16, required=False, trim_whitespace=True)
     recovery_code = serializers.CharField(max_length=64, required=False, trim_whitespace=True)
+    passkey = CredentialField(required=False, help_text="Answer to POST /api/auth/login/2fa/options/.")
 
 
 class InvalidCode(exceptions.AuthenticationFailed):
@@ -118,18 +172,80 @@ class SecondStepView(APIView):
         if result.is_throttled:
             raise TooManyLoginAttempts(wait=result.retry_after)
         if not result.is_success:
+            if "passkey" in serializer.validated_data:
+                raise InvalidCode(login_flow.INVALID_PASSKEY_MESSAGE)
             raise InvalidCode()
         response = Response({"status": "success", "user": user_summary(result.user)})
         return login_flow.finish_response(request._request, response, result)
 
 
-class ReauthenticateSerializer(StrictSerializerMixin, serializers.Serializer):
-    """``password``, or ``code`` for an account with an authenticator app (its strongest factor)."""
+class SecondStepOptionsView(APIView):
+    """Options for a passkey as the second step of the sign-in waiting in this session."""
 
-    one_of = ("password", "code")
+    permission_classes = [AllowAny]
+    mfa_enrolment_exempt = True
+
+    @extend_schema(request=None, responses=PUBLIC_KEY_OPTIONS)
+    def post(self, request):
+        enforce_csrf(request._request)
+        _ensure_passkeys_available()
+        found = login_flow.pending_login(request._request)
+        if found is None:
+            raise PendingLoginExpired()
+        user, _pending = found
+        if not passkeys.has_passkey(user):
+            raise exceptions.PermissionDenied("This account has no passkey: use a code instead.")
+        options = passkeys.authentication_options(request._request, purpose=passkeys.SECOND_STEP, user=user)
+        return _options_response(options)
+
+
+class PasskeyLoginSerializer(StrictSerializerMixin, serializers.Serializer):
+    credential = CredentialField(help_text="Answer to POST /api/auth/login/passkey/options/.")
+
+
+class PasskeyLoginOptionsView(APIView):
+    """Options for signing in with a passkey alone (discoverable, user verification required)."""
+
+    permission_classes = [AllowAny]
+    mfa_enrolment_exempt = True
+
+    @extend_schema(request=None, responses=PUBLIC_KEY_OPTIONS)
+    def post(self, request):
+        enforce_csrf(request._request)
+        _ensure_passkeys_available()
+        return _options_response(passkeys.authentication_options(request._request, purpose=passkeys.LOGIN))
+
+
+class PasskeyLoginView(APIView):
+    """Sign in with a passkey: no password, no second step (the passkey verified the user)."""
+
+    permission_classes = [AllowAny]
+    mfa_enrolment_exempt = True
+    throttled_statuses = (429,)
+
+    @extend_schema(request=PasskeyLoginSerializer, responses=LOGIN_RESULT)
+    def post(self, request):
+        enforce_csrf(request._request)
+        serializer = PasskeyLoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = login_flow.attempt_passkey_login(request._request, **serializer.validated_data)
+        if result.is_throttled:
+            raise TooManyLoginAttempts(wait=result.retry_after)
+        if not result.is_success:
+            raise InvalidCredentials(login_flow.INVALID_PASSKEY_MESSAGE)
+        response = Response({"status": "success", "user": user_summary(result.user)})
+        return login_flow.finish_response(request._request, response, result)
+
+
+class ReauthenticateSerializer(StrictSerializerMixin, serializers.Serializer):
+    """``passkey`` or ``code`` for an account with a passkey or an authenticator app (its
+    strongest factor), ``password`` for an account with neither."""
+
+    one_of = ("password", "code", "passkey")
 
     password = serializers.CharField(max_length=4096, required=False, trim_whitespace=False)
     code = serializers.CharField(max_length=16, required=False, trim_whitespace=True)
+    passkey = CredentialField(required=False, help_text="Answer to POST /api/auth/reauthenticate/options/.")
 
 
 @method_decorator(sensitive_post_parameters("password", "code"), name="dispatch")
@@ -152,10 +268,136 @@ class ReauthenticateView(APIView):
         if result.is_throttled:
             raise TooManyLoginAttempts(wait=result.retry_after)
         if not result.is_success:
+            if "passkey" in serializer.validated_data:
+                raise InvalidCode(login_flow.INVALID_PASSKEY_MESSAGE)
             if result.methods == [factors.TOTP]:
                 raise InvalidCode("That code is not valid: this account re-authenticates with its authenticator app.")
+            if result.methods == [factors.PASSKEY]:
+                raise InvalidCode(
+                    "This account re-authenticates with its passkey (or its authenticator app's code): "
+                    "POST /api/auth/reauthenticate/options/ first."
+                )
             raise InvalidCredentials("That password is not right.")
         return Response({"status": "success"})
+
+
+class ReauthenticateOptionsView(APIView):
+    """Options for a step-up with one of the signed-in account's passkeys."""
+
+    mfa_enrolment_exempt = True
+
+    @extend_schema(request=None, responses=PUBLIC_KEY_OPTIONS)
+    def post(self, request):
+        if not is_session_user(request):
+            raise exceptions.PermissionDenied("Only a signed-in session can re-authenticate.")
+        _ensure_passkeys_available()
+        user = login_flow.signed_in_user(request._request)
+        if not passkeys.has_passkey(user):
+            raise exceptions.PermissionDenied("This account has no passkey.")
+        options = passkeys.authentication_options(request._request, purpose=passkeys.REAUTHENTICATE, user=user)
+        return _options_response(options)
+
+
+# --- Passkeys of the signed-in account (a session only: a bearer token gets 403) -----------
+
+
+class PasskeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Passkey
+        fields = ["id", "name", "created_at", "last_used_at", "backup_eligible", "backup_state"]
+        read_only_fields = fields
+
+
+class PasskeyCreateSerializer(StrictSerializerMixin, serializers.Serializer):
+    credential = CredentialField(help_text="Answer to POST /api/auth/passkeys/options/.")
+    name = serializers.CharField(max_length=passkeys.NAME_MAX_LENGTH, required=False, trim_whitespace=True)
+
+
+class PasskeyRenameSerializer(StrictSerializerMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=passkeys.NAME_MAX_LENGTH, trim_whitespace=True)
+
+
+def _session_user(request):
+    if not is_session_user(request):
+        raise exceptions.PermissionDenied("Passkeys are managed from a signed-in session only.")
+    return login_flow.signed_in_user(request._request)
+
+
+class PasskeyRegistrationOptionsView(APIView):
+    """Options for adding a passkey (step-up first: adding a factor is sensitive)."""
+
+    mfa_enrolment_exempt = True  # an admin without a factor must be able to add one
+    reauth_methods = ("POST",)
+
+    @extend_schema(request=None, responses=PUBLIC_KEY_OPTIONS)
+    def post(self, request):
+        user = _session_user(request)
+        _ensure_passkeys_available()
+        try:
+            options = passkeys.registration_options(request._request, user)
+        except passkeys.PasskeyError as error:
+            raise exceptions.PermissionDenied(error.message) from None
+        return _options_response(options)
+
+
+class PasskeyListView(APIView):
+    """The signed-in account's passkeys; POST adds one (the answer to .../options/)."""
+
+    mfa_enrolment_exempt = True
+    reauth_methods = ("POST",)
+
+    @extend_schema(responses=PasskeySerializer(many=True))
+    def get(self, request):
+        user = _session_user(request)
+        return Response(PasskeySerializer(Passkey.objects.filter(user=user), many=True).data)
+
+    @extend_schema(request=PasskeyCreateSerializer, responses={201: PasskeySerializer})
+    def post(self, request):
+        user = _session_user(request)
+        _ensure_passkeys_available()
+        serializer = PasskeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            passkey = services.passkey_register(
+                user=user,
+                request=request._request,
+                credential=serializer.validated_data["credential"],
+                name=serializer.validated_data.get("name", ""),
+            )
+        except passkeys.PasskeyError as error:
+            raise exceptions.ValidationError({"credential": [error.message]}) from None
+        return Response(PasskeySerializer(passkey).data, status=status.HTTP_201_CREATED)
+
+
+class PasskeyDetailView(APIView):
+    """Rename (PATCH) or remove (DELETE, step-up first) one of the account's own passkeys."""
+
+    mfa_enrolment_exempt = True
+    reauth_methods = ("DELETE",)
+
+    def _passkey(self, request, passkey_id) -> Passkey:
+        passkey = passkeys.passkey_of(_session_user(request), passkey_id)
+        if passkey is None:
+            raise Http404  # another account's passkey is not found either
+        return passkey
+
+    @extend_schema(request=PasskeyRenameSerializer, responses=PasskeySerializer)
+    def patch(self, request, passkey_id):
+        passkey = self._passkey(request, passkey_id)
+        serializer = PasskeyRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        name = serializer.validated_data["name"]
+        passkey = services.passkey_rename(passkey=passkey, name=name, request=request._request)
+        return Response(PasskeySerializer(passkey).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, passkey_id):
+        passkey = self._passkey(request, passkey_id)
+        try:
+            services.passkey_remove(passkey=passkey, request=request._request)
+        except services.LastFactorRequired as error:
+            raise exceptions.PermissionDenied(error.message) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutView(APIView):

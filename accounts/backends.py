@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.backends import BaseBackend
+from django.db.models import Exists, OuterRef
 
-from accounts.models import User, normalize_email
+from accounts.models import Passkey, User, normalize_email
 
 
 class EmailBackend(BaseBackend):
@@ -14,9 +15,14 @@ class EmailBackend(BaseBackend):
         if email is None or password is None:
             return None
         try:
-            # The authenticator app comes in the same statement: the sign-in asks for it next
-            # (accounts.factors.has_totp reads the joined row instead of querying again).
-            user = User.objects.select_related("totp_device").get(email=normalize_email(email), deleted_at__isnull=True)
+            # The authenticator app and whether a passkey exists come in the same statement: the
+            # sign-in asks for both next (accounts.factors.has_totp and accounts.passkeys.has_passkey
+            # read them instead of querying again).
+            user = (
+                User.objects.select_related("totp_device")
+                .annotate(joined_has_passkey=Exists(Passkey.objects.filter(user=OuterRef("pk"))))
+                .get(email=normalize_email(email), deleted_at__isnull=True)
+            )
         except User.DoesNotExist:
             # Hash anyway, so an unknown email takes as long as a wrong password.
             User().set_password(password)

@@ -1,21 +1,26 @@
 """Pages of second factors and step-up: the second sign-in step, TOTP, recovery codes,
-re-authentication and the security overview."""
+passkeys, re-authentication and the security overview.
+
+The passkey ceremonies themselves run in the browser (static/js/passkeys.js) against the
+JSON endpoints of ``accounts.api``; these pages carry the URLs in ``data-`` attributes
+(the CSP allows no inline script) and handle naming and removal as plain forms.
+"""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from accounts import factors, login as login_flow, services
-from accounts.forms import ReauthenticateForm, SecondStepForm, TotpConfirmForm
-from accounts.models import AuditEvent
+from accounts import factors, login as login_flow, passkeys, reauth, services
+from accounts.forms import PasskeyRenameForm, ReauthenticateForm, SecondStepForm, TotpConfirmForm
+from accounts.models import AuditEvent, Passkey
 from accounts.reauth import reauthentication_required
 from accounts.redirects import safe_next
 
@@ -34,7 +39,8 @@ def _wait_text(seconds: int) -> str:
 @require_http_methods(["GET", "POST"])
 def login_second_step_view(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, "/")
-    if login_flow.pending_login(request) is None:
+    found = login_flow.pending_login(request)
+    if found is None:
         messages.info(request, "Please sign in again.")
         return redirect(f"{reverse('accounts:login')}?{request.GET.urlencode()}" if request.GET else "accounts:login")
     form = SecondStepForm(request.POST or None)
@@ -56,7 +62,8 @@ def login_second_step_view(request: HttpRequest) -> HttpResponse:
         else:
             form.add_error(None, login_flow.INVALID_CODE_MESSAGE)
             status = 401
-    response = render(request, "accounts/login_2fa.html", {"form": form, "next": next_url}, status=status)
+    context = {"form": form, "next": next_url, **_passkey_context(factors.PASSKEY in factors.methods_for(found[0]))}
+    response = render(request, "accounts/login_2fa.html", context, status=status)
     if status == 429 and result is not None:
         response["Retry-After"] = str(result.retry_after)
     return response
@@ -82,8 +89,21 @@ def reauthenticate_view(request: HttpRequest) -> HttpResponse:
         else:
             form.add_error(None, "That did not match. Try again.")
             status = 401
-    context = {"form": form, "next": next_url, "uses_code": method == factors.TOTP}
+    user = login_flow.signed_in_user(request)
+    context = {
+        "form": form,
+        "next": next_url,
+        "uses_code": factors.has_totp(user),
+        "uses_password": method == login_flow.PASSWORD,
+        **_passkey_context(method == factors.PASSKEY),
+    }
     return render(request, "accounts/reauthenticate.html", context, status=status)
+
+
+def _passkey_context(offered: bool) -> dict:
+    """Whether a page offers a passkey, and why not when the site cannot (an IP origin)."""
+    reason = passkeys.unavailable_reason()
+    return {"passkey_offered": offered and reason is None, "passkey_unavailable": reason if offered else None}
 
 
 @sensitive_post_parameters("code")
@@ -122,14 +142,14 @@ def recovery_codes_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _recovery_codes_regenerate(request)
     user = login_flow.signed_in_user(request)
-    context = {"codes": None, "left": factors.recovery_codes_left(user), "has_totp": factors.has_totp(user)}
+    context = {"codes": None, "left": factors.recovery_codes_left(user), "has_totp": factors.has_second_factor(user)}
     return render(request, "accounts/recovery_codes.html", context)
 
 
 @reauthentication_required
 def _recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
-    if not factors.has_totp(login_flow.signed_in_user(request)):
-        messages.info(request, "Set up an authenticator app first: recovery codes stand in for it.")
+    if not factors.has_second_factor(login_flow.signed_in_user(request)):
+        messages.info(request, "Set up an authenticator app or a passkey first: recovery codes stand in for them.")
         return redirect("accounts:totp")
     codes = services.recovery_codes_regenerate(user=login_flow.signed_in_user(request), request=request)
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "left": len(codes), "has_totp": True})
@@ -143,8 +163,65 @@ def security_view(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.filter(Q(actor=user) | Q(target=f"user:{user.pk}")).order_by("-created_at", "-id")
     context = {
         "has_totp": factors.has_totp(user),
+        "passkey_count": Passkey.objects.filter(user=user).count(),
         "recovery_codes_left": factors.recovery_codes_left(user),
         "needs_enrolment": factors.needs_enrolment(user),
         "events": events[:SECURITY_EVENTS],
     }
     return render(request, "accounts/security.html", context)
+
+
+# --- Passkeys ---------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET"])
+def passkeys_view(request: HttpRequest) -> HttpResponse:
+    """The account's passkeys. Adding one runs in the browser, after a step-up."""
+    user = login_flow.signed_in_user(request)
+    items = list(Passkey.objects.filter(user=user))
+    context = {
+        "passkeys": items,
+        "unavailable": passkeys.unavailable_reason(),
+        "recent": reauth.is_recent(request),
+        "reauth_url": f"{reverse('accounts:reauthenticate')}?next={reverse('accounts:passkeys')}",
+        "needs_enrolment": factors.needs_enrolment(user),
+    }
+    return render(request, "accounts/passkeys.html", context)
+
+
+def _own_passkey(request: HttpRequest, passkey_id) -> Passkey:
+    passkey = passkeys.passkey_of(login_flow.signed_in_user(request), passkey_id)
+    if passkey is None:
+        raise Http404("No such passkey.")  # another account's passkey looks the same
+    return passkey
+
+
+@never_cache
+@require_http_methods(["POST"])
+def passkey_rename_view(request: HttpRequest, passkey_id) -> HttpResponse:
+    passkey = _own_passkey(request, passkey_id)
+    form = PasskeyRenameForm(request.POST, prefix=str(passkey.pk))
+    if form.is_valid():
+        services.passkey_rename(passkey=passkey, name=form.cleaned_data["name"], request=request)
+        messages.success(request, f"The passkey is now called “{passkey.name}”.")
+    else:
+        messages.error(request, "Give the passkey a name of at most 64 characters.")
+    return redirect("accounts:passkeys")
+
+
+@never_cache
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def passkey_remove_view(request: HttpRequest, passkey_id) -> HttpResponse:
+    """Confirm (GET), then remove (POST). Both after a step-up: removing a factor is sensitive."""
+    passkey = _own_passkey(request, passkey_id)
+    if request.method == "POST":
+        try:
+            services.passkey_remove(passkey=passkey, request=request)
+        except services.LastFactorRequired as error:
+            messages.error(request, error.message)
+            return redirect("accounts:passkeys")
+        messages.success(request, f"The passkey “{passkey.name}” was removed.")
+        return redirect("accounts:passkeys")
+    return render(request, "accounts/passkey_remove.html", {"passkey": passkey})

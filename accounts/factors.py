@@ -14,7 +14,9 @@ What is stored, and why:
   key derived from ``SECRET_KEY`` (they are random, so a slow hash buys nothing), and
   consumed by a conditional UPDATE (``used_at IS NULL``): single use, even under races.
 
-Passkeys are the next method: :func:`methods_for` is where a ``passkey`` method joins.
+Passkeys (WebAuthn, ``accounts.passkeys``) are a second factor too: :func:`methods_for`
+lists ``passkey`` first when the account has one, and every "has a factor" question here
+counts them.
 Costs: checking a code is three HMAC-SHA1 computations and one UPDATE.
 """
 
@@ -36,10 +38,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import RecoveryCode, TotpDevice, User
+from accounts.passkeys import has_passkey
 
 TOTP = "totp"
 RECOVERY_CODE = "recovery_code"
-PASSKEY = "passkey"  # the next issue's method
+PASSKEY = "passkey"
+# Not a method a user picks: the session's record that a passkey's authenticator verified
+# the user (PIN or biometric), RFC 8176 ``user``.
+USER_VERIFIED = "uv"
 
 PERIOD = 30
 DIGITS = 6
@@ -160,11 +166,12 @@ def has_totp(user: User) -> bool:
 
 
 def methods_for(user: User) -> list[str]:
-    """The second-step methods this account can use, strongest first (passkeys go first)."""
-    if not has_totp(user):
-        return []
-    methods = [TOTP]
-    if recovery_codes_left(user):
+    """The second-step methods this account can use, strongest first (passkeys go first).
+
+    Recovery codes stand in for a factor, so they count only beside one.
+    """
+    methods = ([PASSKEY] if has_passkey(user) else []) + ([TOTP] if has_totp(user) else [])
+    if methods and recovery_codes_left(user):
         methods.append(RECOVERY_CODE)
     return methods
 
@@ -184,6 +191,6 @@ def needs_enrolment(user: User) -> bool:
         return False
     cached = getattr(user, "_needs_mfa_enrolment", None)
     if cached is None:
-        cached = not has_totp(user)
+        cached = not (has_totp(user) or has_passkey(user))
         setattr(user, "_needs_mfa_enrolment", cached)  # noqa: B010 - a per-request memo, not a model field
     return cached

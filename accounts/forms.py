@@ -10,7 +10,7 @@ from accounts.models import Region, User, normalize_email
 
 class LoginForm(forms.Form):
     email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username webauthn", "autofocus": True})
     )
     password = forms.CharField(
         strip=False, max_length=4096, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
@@ -99,3 +99,7 @@ class ReauthenticateForm(forms.Form):
         label="Code from your authenticator app", required=False, max_length=16,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+class PasskeyRenameForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=64, strip=True)

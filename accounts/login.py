@@ -9,12 +9,17 @@ authenticates nothing (Django's ``SESSION_KEY`` is not set, so ``request.user`` 
 anonymous everywhere, the admin included); it lives ``MFA_PENDING_TTL`` seconds (300)
 and dies with a successful second step, a new password step or sign-out. The second
 step is counted in the same per-IP and per-account throttle buckets as the first.
+
+A passkey (``accounts.passkeys``) can be the second step, the step-up, or, being a
+discoverable credential verified with the user's PIN or biometric, the whole sign-in
+(:func:`attempt_passkey_login`). Its assertions are counted in the same buckets.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
@@ -23,7 +28,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from accounts import audit, factors, mail, reauth, sessions, throttles
+from accounts import audit, factors, mail, passkeys, reauth, sessions, throttles
 from accounts.models import User, normalize_email
 from accounts.security_mail import factor_mail
 
@@ -31,6 +36,7 @@ Event = audit.Event
 Outcome = audit.Outcome
 
 INVALID_CREDENTIALS_MESSAGE = "Invalid email or password"
+INVALID_PASSKEY_MESSAGE = "That passkey was not accepted. Try again, or use another way to sign in."
 INVALID_CODE_MESSAGE = "That code is not valid. Check your authenticator app (or the recovery code) and try again."
 PENDING_KEY = "accounts.login.pending"
 PASSWORD = "pwd"
@@ -89,7 +95,13 @@ def throttle(request: HttpRequest, email: str, *, actor: User | None = None, ste
     (``audit.record_folded``): one row per bucket and window, counting its refusals. The
     bucket's own counter tells which refusal is the first (the one that is logged).
     """
-    counts = throttles.login_attempt(request, email)
+    return _refused(request, throttles.login_attempt(request, email), email, actor=actor, step=step)
+
+
+def _refused(
+    request: HttpRequest, counts: list[throttles.Count], email: str, *, actor: User | None = None, step: str = ""
+) -> int | None:
+    """The wait in seconds when the counted buckets refuse the attempt, each refusing bucket audited."""
     retry_after = throttles.wait_of(counts)
     if retry_after is None:
         return None
@@ -134,52 +146,135 @@ def pending_login(request: HttpRequest, now: float | None = None) -> tuple[User,
     return user, pending
 
 
-def attempt_second_step(request: HttpRequest, *, code: str = "", recovery_code: str = "") -> LoginResult:
-    """Finish a pending sign-in with a TOTP code or a recovery code."""
+def attempt_second_step(
+    request: HttpRequest, *, code: str = "", recovery_code: str = "", passkey: Any = None
+) -> LoginResult:
+    """Finish a pending sign-in with a TOTP code, a recovery code or a passkey assertion."""
     found = pending_login(request)
     if found is None:
+        if passkey is not None:
+            passkeys.forget_challenge(request)
         return LoginResult(is_expired=True)
     user, pending = found
     email = pending["email"]
     retry_after = throttle(request, email, actor=user, step="second step")  # the first step's buckets
     if retry_after is not None:
+        if passkey is not None:
+            passkeys.forget_challenge(request)  # a throttled answer still used the challenge up
         return LoginResult(retry_after=retry_after, email=email, methods=pending["methods"])
-    method = verify_factor(user, code=code, recovery_code=recovery_code)
+    if passkey is not None:
+        assertion = _verify_passkey(request, purpose=passkeys.SECOND_STEP, credential=passkey, user=user)
+        method = factors.PASSKEY if assertion is not None else None
+        proved = [factors.PASSKEY, *([factors.USER_VERIFIED] if assertion and assertion.user_verified else [])]
+    else:
+        method = verify_factor(user, code=code, recovery_code=recovery_code)
+        proved = [method] if method else []
     if method is None:
         audit.record(
             Event.SECOND_STEP_FAILED, outcome=Outcome.FAILURE, request=request, actor=user,
-            reason="recovery code" if recovery_code else "totp code",
+            reason="passkey" if passkey is not None else ("recovery code" if recovery_code else "totp code"),
         )
         return LoginResult(email=email, methods=factors.methods_for(user))
     request.session.pop(PENDING_KEY, None)
-    sign_in(request, user, methods=[PASSWORD, method])
+    sign_in(request, user, methods=[PASSWORD, *proved])
     record_factor_use(request, user, method)
     return LoginResult(user=user, email=email)
 
 
-def attempt_reauthentication(request: HttpRequest, *, password: str = "", code: str = "") -> LoginResult:
-    """Step-up for the signed-in user: a code when they have a second factor, else the password.
+def attempt_passkey_login(request: HttpRequest, *, credential: Any) -> LoginResult:
+    """Sign in with a passkey alone (no password): a discoverable credential, user verified.
 
-    Counted in the sign-in buckets: step-up is no way around the sign-in throttles.
+    The session's methods are ``passkey`` and ``uv``, which an ID token states as
+    ``amr: ["hwk", "mfa", "user"]``. That is two factors, not one: the passkey is
+    something the user has (a key bound to their device, RFC 8176 ``hwk``), and user
+    verification, which this ceremony *requires*, means the authenticator checked
+    something they know or are (its PIN or biometric, ``user``) before signing. NIST SP
+    800-63B counts such a device as a multi-factor cryptographic authenticator (AAL3 with
+    hardware keys), so ``acr_values=mfa`` is satisfied by it.
+
+    Counted like a password attempt: per IP before any work, and per account (the
+    passkey's owner) once the credential names one.
+    """
+    retry_after = _refused(request, throttles.login_ip_attempt(request), "", step="passkey")
+    owner = passkeys.owner_of(credential)
+    email = owner.email if owner is not None else ""
+    if retry_after is None and owner is not None:
+        counts = throttles.login_account_attempt(request, email)
+        retry_after = _refused(request, counts, email, actor=owner, step="passkey")
+    if retry_after is not None:
+        passkeys.forget_challenge(request)
+        return LoginResult(retry_after=retry_after, email=email)
+    request.session.pop(PENDING_KEY, None)  # a new sign-in replaces any pending one
+    assertion = _verify_passkey(request, purpose=passkeys.LOGIN, credential=credential, user=None)
+    if assertion is None:
+        audit.record(
+            Event.LOGIN_FAILED, outcome=Outcome.FAILURE, request=request, target=f"email:{email}" if email else "",
+            reason="passkey",
+        )
+        return LoginResult(email=email)
+    user = assertion.user
+    sign_in(request, user, methods=[factors.PASSKEY, factors.USER_VERIFIED])
+    record_factor_use(request, user, factors.PASSKEY)
+    return LoginResult(user=user, email=user.email)
+
+
+def _verify_passkey(request: HttpRequest, *, purpose: str, credential: Any, user: User | None):
+    """Run the assertion check; a counter that went backwards is audited on its own."""
+    try:
+        return passkeys.authenticate(request, purpose=purpose, credential=credential, user=user)
+    except passkeys.CounterRegressed as error:
+        owner = passkeys.owner_of(credential)
+        audit.record(
+            Event.PASSKEY_COUNTER_REGRESSED, outcome=Outcome.DENIED, request=request, actor=owner,
+            target=f"passkey:{passkeys.passkey_id_of(credential) or '-'}", reason=error.reason,
+        )
+        return None
+    except passkeys.PasskeyError:
+        return None
+
+
+def attempt_reauthentication(
+    request: HttpRequest, *, password: str = "", code: str = "", passkey: Any = None
+) -> LoginResult:
+    """Step-up for the signed-in user: a factor when they have one, else the password.
+
+    A passkey or an authenticator-app code, whichever the account has (either when it has
+    both); the password only for an account with neither. Counted in the sign-in buckets:
+    step-up is no way around the sign-in throttles.
     """
     user = signed_in_user(request)
     retry_after = throttle(request, user.email, actor=user, step="step-up")
     if retry_after is not None:
+        if passkey is not None:
+            passkeys.forget_challenge(request)
         return LoginResult(retry_after=retry_after, email=user.email)
-    if factors.has_totp(user):
-        ok, method = bool(code) and factors.verify_totp(user, code), factors.TOTP
+    expected = reauthentication_method(user)
+    if passkey is not None:
+        method = factors.PASSKEY
+        ok = passkeys.has_passkey(user) and (
+            _verify_passkey(request, purpose=passkeys.REAUTHENTICATE, credential=passkey, user=user) is not None
+        )
+    elif expected in (factors.TOTP, factors.PASSKEY):
+        method = factors.TOTP
+        ok = bool(code) and factors.has_totp(user) and factors.verify_totp(user, code)
     else:
-        ok, method = bool(password) and user.check_password(password), PASSWORD
+        method = PASSWORD
+        ok = bool(password) and user.check_password(password)
     if not ok:
         audit.record(Event.REAUTH_FAILED, outcome=Outcome.FAILURE, request=request, actor=user, reason=method)
-        return LoginResult(email=user.email, methods=[method])
+        return LoginResult(email=user.email, methods=[expected])
     reauth.mark_verified(request)
     audit.record(Event.REAUTHENTICATED, request=request, actor=user, reason=method)
     return LoginResult(user=user, email=user.email)
 
 
 def reauthentication_method(user: User) -> str:
-    """What step-up asks this user for: their strongest factor."""
+    """What step-up asks this user for: their strongest factor (a passkey, else the app's code).
+
+    An account with both may answer with either; the password only counts with neither.
+    """
+    if passkeys.has_passkey(user):
+        return factors.PASSKEY
     return factors.TOTP if factors.has_totp(user) else PASSWORD
 
 

@@ -74,6 +74,7 @@ class SecondFactorEnrolmentMiddleware:
         {
             "home", "healthz", "readyz", "accounts:login", "accounts:login_2fa", "accounts:logout",
             "accounts:totp", "accounts:recovery_codes", "accounts:reauthenticate", "accounts:security",
+            "accounts:passkeys",
         }
     )
 

@@ -199,6 +199,8 @@ class AuditEvent(models.Model):
         REAUTHENTICATED = "reauthenticated", "Authenticated again (step-up)"
         REAUTH_FAILED = "reauth_failed", "Step-up failed"
         TOKEN_NEW_ADDRESS = "token_new_address", "Token used from a new address"
+        PASSKEY_RENAMED = "passkey_renamed", "Passkey renamed"
+        PASSKEY_COUNTER_REGRESSED = "passkey_counter_regressed", "Passkey counter went backwards"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -266,3 +268,35 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"Recovery code of {self.user} ({'used' if self.used_at else 'unused'})"
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (passkey or security key) registered to an account.
+
+    ``credential_id`` is the authenticator's id for it (unique across the site: one
+    authenticator credential belongs to one account) and ``public_key`` its COSE key.
+    ``sign_count`` is the authenticator's signature counter: every use must raise it
+    (both zero means the authenticator keeps no counter), otherwise the credential may
+    have been cloned. ``backup_eligible`` is fixed for the credential's life (a synced
+    passkey); ``backup_state`` says whether it is backed up now (updated on each use).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    credential_id = models.BinaryField(max_length=1023, unique=True, editable=False)
+    public_key = models.BinaryField(editable=False)
+    sign_count = models.PositiveBigIntegerField(default=0, editable=False)
+    transports = models.JSONField(default=list, blank=True, editable=False)
+    backup_eligible = models.BooleanField(default=False, editable=False)
+    backup_state = models.BooleanField(default=False, editable=False)
+    aaguid = models.CharField(max_length=36, blank=True, editable=False)
+    name = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="passkey_user_created")]
+
+    def __str__(self) -> str:
+        return f"Passkey {self.name!r} of {self.user}"

@@ -37,4 +37,5 @@ PERMISSIONS = (
     Permission("accounts.change_user", "change users", ADMINS, None, USER, manage_user_rules),
     Permission("accounts.delete_user", "delete users", ADMINS, None, USER, manage_user_rules),
     Permission("accounts.view_auditevent", "view the audit log", ADMINS),
+    Permission("accounts.view_passkey", "view users' passkeys (names and use, never keys)", ADMINS),
 )

@@ -45,6 +45,8 @@ SENSITIVE: tuple[tuple[str, str], ...] = (
     ("accounts:totp", "GET"),
     ("accounts:totp", "POST"),
     ("accounts:recovery_codes", "POST"),
+    ("accounts:passkey_remove", "GET"),
+    ("accounts:passkey_remove", "POST"),
     ("api-user", "PATCH"),
     ("api-user", "DELETE"),
     ("admin:accounts_user_change", "POST"),
@@ -52,6 +54,9 @@ SENSITIVE: tuple[tuple[str, str], ...] = (
     ("admin:accounts_user_delete", "POST"),
     ("oauth:tokens", "POST"),
     ("api-tokens", "POST"),
+    ("api-passkeys", "POST"),
+    ("api-passkeys-options", "POST"),
+    ("api-passkey", "DELETE"),
 )
 
 

@@ -15,6 +15,8 @@ from accounts.models import User
 CHANGES = {
     "totp_added": "An authenticator app was added to your account",
     "totp_removed": "An authenticator app was removed from your account",
+    "passkey_added": "A passkey was added to your account",
+    "passkey_removed": "A passkey was removed from your account",
     "recovery_code_used": "A recovery code was used to sign in to your account",
 }
 

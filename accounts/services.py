@@ -9,8 +9,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import audit, factors, mail, sessions
-from accounts.models import RecoveryCode, Role, TotpDevice, User
+from accounts import audit, factors, mail, passkeys, sessions
+from accounts.models import Passkey, RecoveryCode, Role, TotpDevice, User
 from accounts.security_mail import factor_mail
 from accounts.signals import credentials_revoked
 
@@ -114,6 +114,7 @@ def user_delete(*, user: User, acting_user: User, request: HttpRequest | None = 
     revoke_credentials(user, deleting=True)
     TotpDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
+    Passkey.objects.filter(user=user).delete()
     user.email = f"deleted-{uuid.uuid4().hex}@deleted.invalid"
     user.name = ""
     user.is_active = False
@@ -153,7 +154,8 @@ def totp_disable(*, user: User, request: HttpRequest | None = None) -> bool:
     removed, _ = TotpDevice.objects.filter(user=user).delete()
     if not removed:
         return False
-    RecoveryCode.objects.filter(user=user).delete()
+    if not passkeys.has_passkey(user):
+        RecoveryCode.objects.filter(user=user).delete()
     audit.record(Event.FACTOR_REMOVED, request=request, actor=user, reason=factors.TOTP)
     mail.send_later(factor_mail, user_id=str(user.pk), change="totp_removed")
     return True
@@ -172,3 +174,61 @@ def _replace_recovery_codes(user: User) -> list[str]:
     codes = factors.new_recovery_codes()
     RecoveryCode.objects.bulk_create(RecoveryCode(user=user, code_hash=factors.hash_recovery_code(c)) for c in codes)
     return codes
+
+
+class LastFactorRequired(Exception):
+    """Removing this factor would leave a role that needs one (``MFA_REQUIRED_ROLES``) without any."""
+
+    message = "Your role needs a second factor: add another passkey or an authenticator app before removing this one."
+
+
+def passkey_register(*, user: User, request: HttpRequest, credential: object, name: str) -> Passkey:
+    """Verify a registration ceremony (``accounts.passkeys``) and keep the new passkey.
+
+    Raises ``passkeys.PasskeyError`` when the answer is refused (audited here).
+    """
+    try:
+        passkey = passkeys.register(request, user, credential=credential, name=name)
+    except passkeys.PasskeyError as error:
+        audit.record(
+            Event.FACTOR_ADDED, outcome=audit.Outcome.FAILURE, request=request, actor=user,
+            reason=f"passkey: {error.reason}",
+        )
+        raise
+    target = f"passkey:{passkey.pk}"
+    audit.record(Event.FACTOR_ADDED, request=request, actor=user, target=target, reason=factors.PASSKEY)
+    mail.send_later(factor_mail, user_id=str(user.pk), change="passkey_added")
+    return passkey
+
+
+@transaction.atomic
+def passkey_rename(*, passkey: Passkey, name: str, request: HttpRequest | None = None) -> Passkey:
+    old = passkey.name
+    passkey.name = name.strip()[: passkeys.NAME_MAX_LENGTH] or old
+    passkey.full_clean()
+    passkey.save(update_fields=["name"])
+    audit.record(
+        Event.PASSKEY_RENAMED, request=request, actor=passkey.user, target=f"passkey:{passkey.pk}",
+        reason=f"{old} -> {passkey.name}",
+    )
+    return passkey
+
+
+@transaction.atomic
+def passkey_remove(*, passkey: Passkey, request: HttpRequest | None = None) -> None:
+    """Remove a passkey; refused when it is the last factor of a role that needs one.
+
+    The account row is locked first, so two removals at once cannot both see "one left".
+    With no factor left at all, the recovery codes go too (as with the authenticator app).
+    """
+    user = User.objects.select_for_update().get(pk=passkey.user_id)
+    others = Passkey.objects.filter(user=user).exclude(pk=passkey.pk).exists() or factors.has_totp(user)
+    if not others and factors.requires_second_factor(user):
+        raise LastFactorRequired()
+    Passkey.objects.filter(pk=passkey.pk).delete()
+    if not others:
+        RecoveryCode.objects.filter(user=user).delete()
+    audit.record(
+        Event.FACTOR_REMOVED, request=request, actor=user, target=f"passkey:{passkey.pk}", reason=factors.PASSKEY
+    )
+    mail.send_later(factor_mail, user_id=str(user.pk), change="passkey_removed")

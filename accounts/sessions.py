@@ -15,7 +15,7 @@ from accounts.net import client_ip, user_agent
 AUTH_AT = "auth_at"  # when this session signed in (the absolute timeout, OIDC auth_time)
 SEEN_AT = "seen_at"
 VERIFIED_AT = "verified_at"  # when the user last proved who they are: sign-in or step-up
-AMR = "amr"  # how: the methods of that authentication ("pwd", "totp", "recovery_code")
+AMR = "amr"  # how: the methods of that authentication ("pwd", "totp", "recovery_code", "passkey", "uv")
 
 
 def _store(session_key: str):

@@ -158,14 +158,29 @@ LOGIN_IP = "login:ip"
 LOGIN_ACCOUNT = "login:account"
 
 
-def login_attempt(request: HttpRequest, email: str) -> list[Count]:
-    """Count a sign-in attempt per IP and per account (:func:`wait_of` says if it is refused)."""
+def _ip_bucket(request: HttpRequest) -> tuple[str, str, str]:
+    return (LOGIN_IP, client_ip_key(request), settings.LOGIN_RATE_PER_IP)
+
+
+def _account_bucket(request: HttpRequest, email: str) -> tuple[str, str, str]:
     device = known_device(request, email)
     account_key = f"{email}|device:{device}" if device else email
-    return count(
-        (LOGIN_IP, client_ip_key(request), settings.LOGIN_RATE_PER_IP),
-        (LOGIN_ACCOUNT, account_key, settings.LOGIN_RATE_PER_ACCOUNT),
-    )
+    return (LOGIN_ACCOUNT, account_key, settings.LOGIN_RATE_PER_ACCOUNT)
+
+
+def login_attempt(request: HttpRequest, email: str) -> list[Count]:
+    """Count a sign-in attempt per IP and per account (:func:`wait_of` says if it is refused)."""
+    return count(_ip_bucket(request), _account_bucket(request, email))
+
+
+def login_ip_attempt(request: HttpRequest) -> list[Count]:
+    """The per-IP half of :func:`login_attempt`, for a passkey sign-in before its account is known."""
+    return count(_ip_bucket(request))
+
+
+def login_account_attempt(request: HttpRequest, email: str) -> list[Count]:
+    """The per-account half of :func:`login_attempt`, once a passkey names its account."""
+    return count(_account_bucket(request, email))
 
 
 def _account_digest(email: str) -> str:

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import audit, email_confirmation, login as login_flow, mail, services, sessions, throttles
+from accounts import audit, email_confirmation, login as login_flow, mail, passkeys, services, sessions, throttles
 from accounts.forms import LoginForm, ProfileForm, RegistrationForm
 from accounts.models import UserSession
 from accounts.net import client_ip_key
@@ -65,7 +65,8 @@ def login_view(request):
         else:
             form.add_error(None, login_flow.INVALID_CREDENTIALS_MESSAGE)
             status = 401
-    response = render(request, "accounts/login.html", {"form": form, "next": next_url}, status=status)
+    context = {"form": form, "next": next_url, "passkey_unavailable": passkeys.unavailable_reason()}
+    response = render(request, "accounts/login.html", context, status=status)
     if status == 429:
         response["Retry-After"] = str(result.retry_after)
     return response

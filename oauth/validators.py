@@ -74,11 +74,17 @@ def may_use_tokens(user) -> bool:
 
 
 # The session's methods (accounts.login, accounts.factors) as RFC 8176 values.
-RFC8176 = {"pwd": "pwd", "totp": "otp", "recovery_code": "otp", "passkey": "hwk"}
+# ``uv``: the passkey's authenticator verified the user (PIN, biometric), RFC 8176 ``user``.
+RFC8176 = {"pwd": "pwd", "totp": "otp", "recovery_code": "otp", "passkey": "hwk", "uv": "user"}
 
 
 def rfc8176_amr(methods: list[str]) -> list[str]:
-    """``amr`` of an ID token: each method's RFC 8176 value, and ``mfa`` with two factors."""
+    """``amr`` of an ID token: each method's RFC 8176 value, and ``mfa`` with two factors.
+
+    A passkey with user verification is two (``hwk`` + ``user``: the device, and the PIN or
+    biometric it checked), so a passwordless passkey sign-in is ``mfa`` too; see
+    ``accounts.login.attempt_passkey_login``.
+    """
     values = sorted({RFC8176[m] for m in methods if m in RFC8176})
     return [*values, "mfa"] if len(values) >= 2 else values
 

@@ -54,6 +54,9 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("accounts:reauthenticate", GET_POST, SIGNED_IN),
     Route("accounts:security", GET, SIGNED_IN),
     Route("accounts:totp", GET_POST, SIGNED_IN),
+    Route("accounts:passkeys", GET, SIGNED_IN),  # adding (in the browser, via the API) needs step-up
+    Route("accounts:passkey_rename", POST, SIGNED_IN),  # one's own only: another's is 404
+    Route("accounts:passkey_remove", GET_POST, SIGNED_IN),  # step-up first; one's own only
     Route("accounts:recovery_codes", GET_POST, SIGNED_IN),
     Route("accounts:sessions", GET, SIGNED_IN),
     Route("accounts:session_revoke", POST, SIGNED_IN),
@@ -88,7 +91,15 @@ ACCESS_TABLE: tuple[Route, ...] = (
     Route("api-csrf", GET, PUBLIC, api=True),
     Route("api-login", POST, PUBLIC, api=True),
     Route("api-login-2fa", POST, PUBLIC, api=True),  # only a live password step gets past it
+    Route("api-login-2fa-options", POST, PUBLIC, api=True),  # only a live password step gets past it
+    Route("api-login-passkey-options", POST, PUBLIC, api=True),
+    Route("api-login-passkey", POST, PUBLIC, api=True),  # the passkey is the credential
     Route("api-reauthenticate", POST, SIGNED_IN, api=True),
+    Route("api-reauthenticate-options", POST, SIGNED_IN, api=True),
+    # Passkeys: a session only (any bearer token is 403); adding and removing need step-up
+    Route("api-passkeys", GET_POST, SIGNED_IN, api=True),
+    Route("api-passkeys-options", POST, SIGNED_IN, api=True),
+    Route("api-passkey", ("PATCH", "DELETE"), SIGNED_IN, api=True),
     Route("api-logout", POST, SIGNED_IN, api=True),
     Route("api-me", GET, SIGNED_IN, api=True),
     Route("api-orders", GET_POST, SIGNED_IN, api=True),

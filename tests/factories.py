@@ -9,8 +9,9 @@ import factory
 import pyotp
 
 from accounts.factors import encrypt_secret
-from accounts.models import Region, Role, TotpDevice, User
+from accounts.models import Passkey, Region, Role, TotpDevice, User
 from orders.models import Order, RefundRequest
+from tests.support.authenticator import SoftAuthenticator
 
 PASSWORD = "a long test passphrase 42"
 # Every factory admin has an authenticator app with this secret (the admin role needs a second factor).
@@ -96,3 +97,32 @@ class RefundRequestFactory(factory.django.DjangoModelFactory):
     requested_by = factory.LazyAttribute(lambda refund: refund.order.owner)
     reason = "Damaged on arrival"
     status = RefundRequest.Status.PENDING
+
+
+# Passkeys need a host name as relying-party id: tests that use them set PUBLIC_ORIGIN to this.
+PASSKEY_ORIGIN = "http://localhost:8000"
+PASSKEY_RP_ID = "localhost"
+
+
+def soft_authenticator(**kwargs) -> SoftAuthenticator:
+    return SoftAuthenticator(rp_id=PASSKEY_RP_ID, origin=PASSKEY_ORIGIN, **kwargs)
+
+
+def enrol_passkey(user: User, authenticator: SoftAuthenticator | None = None, *, name: str = "Test key") -> Passkey:
+    """Store a soft authenticator's credential for the user, as a finished registration would.
+
+    The authenticator is on the returned row as ``passkey.authenticator`` to sign with.
+    """
+    authenticator = authenticator or soft_authenticator()
+    authenticator.user_handle = user.pk.bytes
+    passkey = Passkey.objects.create(
+        user=user,
+        credential_id=authenticator.credential_id,
+        public_key=authenticator.public_key_cose,
+        sign_count=authenticator.sign_count,
+        backup_eligible=authenticator.backup_eligible,
+        backup_state=authenticator.backup_state,
+        name=name,
+    )
+    passkey.authenticator = authenticator  # type: ignore[attr-defined]
+    return passkey

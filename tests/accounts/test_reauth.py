@@ -12,7 +12,18 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts import reauth, sessions
 from accounts.models import AuditEvent
 from permissions.access import ACCESS_TABLE, ADMIN
-from tests.factories import PASSWORD, OrderFactory, RefundRequestFactory, admin, customer, enrol_totp, fresh_totp_code
+from tests.factories import (
+    PASSKEY_ORIGIN,
+    PASSWORD,
+    OrderFactory,
+    RefundRequestFactory,
+    admin,
+    customer,
+    enrol_passkey,
+    enrol_totp,
+    fresh_totp_code,
+    soft_authenticator,
+)
 from tests.support.clients import api_call, api_client, csrf_token
 from tests.support.routes import route_example_path as _example_path
 from tests.support.sign_in import page_client
@@ -116,7 +127,12 @@ def _make_stale(client: Client) -> None:
     session.save()
 
 
-def _path_for(name: str, target) -> str:
+def _path_for(name: str, target, actor=None) -> str:
+    if name in ("accounts:passkey_remove", "api-passkey"):
+        passkey = enrol_passkey(actor)  # one of the actor's own (an admin: the app stays her factor)
+        return f"/accounts/passkeys/{passkey.pk}/remove/" if name.startswith("accounts:") else (
+            f"/api/auth/passkeys/{passkey.pk}/"
+        )
     return {
         "accounts:password_change": "/accounts/password/change/",
         "accounts:totp": "/accounts/2fa/totp/",
@@ -126,20 +142,28 @@ def _path_for(name: str, target) -> str:
         "admin:accounts_user_delete": f"/admin/accounts/user/{target.pk}/delete/",
         "oauth:tokens": "/accounts/tokens/",
         "api-tokens": "/api/tokens/",
+        "api-passkeys": "/api/auth/passkeys/",
+        "api-passkeys-options": "/api/auth/passkeys/options/",
     }[name]
 
 
-def _body_for(name: str, method: str) -> dict | None:
+def _body_for(name: str, method: str, client: Client | None = None) -> dict | None:
+    if name == "api-passkeys":
+        if client is None:  # a stale session: refused before the body is read
+            return {"credential": {"id": "x"}}
+        options = api_call(client, "POST", "/api/auth/passkeys/options/").json()["publicKey"]
+        return {"credential": soft_authenticator().register(options), "name": "Laptop"}
     if name == "api-tokens":
         return {"name": "ci", "scopes": ["orders:read"], "expires_in_days": 1}
     return {"role": "manager"} if method == "PATCH" else None
 
 
 @pytest.mark.parametrize(("name", "method"), reauth.SENSITIVE, ids=lambda v: str(v))
-def test_every_sensitive_action_is_refused_with_a_stale_session(name, method):
+def test_every_sensitive_action_is_refused_with_a_stale_session(name, method, settings):
+    settings.PUBLIC_ORIGIN = PASSKEY_ORIGIN
     ada, alice = admin(), customer()
     client = api_client(ada) if name.startswith("api-") else page_client(ada)
-    path = _path_for(name, alice)
+    path = _path_for(name, alice, ada)
     _make_stale(client)
     if name.startswith("api-"):
         response = api_call(client, method, path, _body_for(name, method))
@@ -156,12 +180,13 @@ def test_every_sensitive_action_is_refused_with_a_stale_session(name, method):
 
 
 @pytest.mark.parametrize(("name", "method"), reauth.SENSITIVE, ids=lambda v: str(v))
-def test_every_sensitive_action_works_with_a_fresh_session(name, method):
+def test_every_sensitive_action_works_with_a_fresh_session(name, method, settings):
+    settings.PUBLIC_ORIGIN = PASSKEY_ORIGIN
     ada, alice = admin(), customer()
     client = api_client(ada) if name.startswith("api-") else page_client(ada)
-    path = _path_for(name, alice)
+    path = _path_for(name, alice, ada)
     if name.startswith("api-"):
-        response = api_call(client, method, path, _body_for(name, method))
+        response = api_call(client, method, path, _body_for(name, method, client))
         assert response.status_code in (200, 201, 204)
     else:
         response = client.get(path) if method == "GET" else client.post(path, {})

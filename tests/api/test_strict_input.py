@@ -69,9 +69,9 @@ def test_a_multipart_body_without_a_boundary_is_a_415_not_a_500(path):
 @pytest.mark.parametrize(
     ("path", "body", "alternatives"),
     [
-        ("/api/auth/login/2fa/", {"code": "123456", "recovery_code": "abcd-efgh"}, "code, recovery_code"),
-        ("/api/auth/login/2fa/", {}, "code, recovery_code"),
-        ("/api/auth/reauthenticate/", {"password": "x" * 12, "code": "123456"}, "password, code"),
+        ("/api/auth/login/2fa/", {"code": "123456", "recovery_code": "abcd-efgh"}, "code, recovery_code, passkey"),
+        ("/api/auth/login/2fa/", {}, "code, recovery_code, passkey"),
+        ("/api/auth/reauthenticate/", {"password": "x" * 12, "code": "123456"}, "password, code, passkey"),
     ],
     ids=["second step: both", "second step: neither", "step-up: both"],
 )

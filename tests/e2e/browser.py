@@ -172,7 +172,7 @@ def submit_login(web: Browsing, page: Page, email: str, password: str, *, status
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     with page.expect_response(lambda r: "/accounts/login/" in r.url and r.request.method == "POST") as posted:
-        main(page).get_by_role("button", name="Sign in").click()
+        main(page).get_by_role("button", name="Sign in", exact=True).click()
     if status is not None:
         assert posted.value.status == status, f"sign-in answered {posted.value.status}, expected {status}"
     page.wait_for_load_state("load")

@@ -388,10 +388,13 @@ class Profile:
         return out
 
     def start_server(self, name: str, port: int, *, database_url: str | None = None,
-                     redis_url: str | None = None) -> Server:
-        """Start gunicorn on ``port`` (not waiting for it: see :meth:`Server.wait_until_ready`)."""
+                     redis_url: str | None = None, wrapper: list[str] | None = None) -> Server:
+        """Start gunicorn on ``port`` (not waiting for it: see :meth:`Server.wait_until_ready`).
+
+        ``wrapper`` runs before the command (``py-spy record ... --``: ``bench/profile.py``).
+        """
         log_path = self.tmp / f"server-{name}.log"
-        command = gunicorn_command(port=port, workers=self.workers, cert=self.cert, key=self.key)
+        command = [*(wrapper or []), *gunicorn_command(port=port, workers=self.workers, cert=self.cert, key=self.key)]
         with log_path.open("ab") as log:  # O_APPEND: the master and its workers all write here
             process = subprocess.Popen(
                 command, cwd=ROOT, env=self.environment(database_url=database_url, redis_url=redis_url),

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 
 from core.redaction import route_of
 from core.unavailable import is_service_outage
@@ -118,3 +119,25 @@ class RequestLogMiddleware:
             if not is_service_outage(error):
                 raise
             return None, None
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's, except on the paths of ``SESSIONLESS_PATHS``: no session is read or written there.
+
+    The token, introspection and revocation endpoints authenticate a client (a secret, a
+    client id), never a browser: a cookie sent to them must not cost a session read (the
+    request log line reads ``request.user``, which loads it), nor a ``Vary: Cookie`` or a
+    cookie refresh in the answer. Those requests get an empty session of no key, which reads
+    nothing from the store and is never saved, so ``request.user`` is anonymous at no cost.
+    """
+
+    def process_request(self, request):
+        if request.path in settings.SESSIONLESS_PATHS:
+            request.session = self.SessionStore()
+            return
+        super().process_request(request)
+
+    def process_response(self, request, response):
+        if request.path in settings.SESSIONLESS_PATHS:
+            return response
+        return super().process_response(request, response)

@@ -46,7 +46,7 @@ PY_SPY = BIN / "py-spy"
 OUT = ROOT / "bench" / "profiles"
 TOKEN_CASES = ("client_credentials", "refresh_public", "refresh_confidential", "exchange_public",
                "exchange_confidential", "introspection")
-READ_CASES = ("floor", "detail_baseline")
+READ_CASES = ("floor", "detail_baseline", "plain")
 
 
 def descendants(pid: int) -> list[int]:
@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         data = Data()
         prepare_database(config, profile, data, random.Random(7))
         pools = seed_token_pools(config, data)
-        cases = {**token_cases(data, pools), **read_cases(data)}
+        cases = {**token_cases(data, pools), **read_cases(data),
+                 "plain": Case("plain", "GET /plain/ (the bare view)", "/plain/", headers={"Accept": "application/json"})}
         bench = Bench(None, config, profile.tmp)  # type: ignore[arg-type]  # each case sets its server
         for key in ("public", "confidential"):
             bench.add_pool(f"codes-{key}", pools.codes[key])

@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         data = Data()
         prepare_database(config, profile, data, random.Random(7))
         pools = seed_token_pools(config, data)
-        cases = {**token_cases(data, pools), **read_cases(data),
-                 "plain": Case("plain", "GET /plain/ (the bare view)", "/plain/", headers={"Accept": "application/json"})}
+        plain = Case("plain", "GET /plain/ (the bare view)", "/plain/", headers={"Accept": "application/json"})
+        cases = {**token_cases(data, pools), **read_cases(data), "plain": plain}
         bench = Bench(None, config, profile.tmp)  # type: ignore[arg-type]  # each case sets its server
         for key in ("public", "confidential"):
             bench.add_pool(f"codes-{key}", pools.codes[key])

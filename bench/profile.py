@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in clean_up(profile):
             say(f"cleanup: {problem}")
     path = OUT / f"summary{args.tag}.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+    # Cases profiled earlier under the same tag stay; those profiled now replace theirs.
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**kept, **summary}, indent=2) + "\n")
     print(markdown(summary))
     return 0
 

@@ -27,7 +27,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from oauth2_provider.models import get_application_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import get_scopes_backend
 from oauthlib.oauth2.rfc6749 import errors
@@ -37,6 +42,7 @@ from accounts.net import client_ip
 from oauth import consent, token_cache
 from oauth.models import Consent, SpentRefreshToken, TokenFamily, digest
 
+AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
 
@@ -374,9 +380,7 @@ class Validator(OAuth2Validator):
                 if not code_replayed:
                     result = super().save_bearer_token(token, request, *args, **kwargs)
                     if request.grant_type == "authorization_code" and token.get("refresh_token"):
-                        rt = RefreshToken.objects.get(
-                            token_checksum=digest(token["refresh_token"]), revoked__isnull=True
-                        )
+                        rt = request.issued_refresh_token  # created by this save (_create_refresh_token)
                         TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
                     # In the same transaction: one commit for the tokens and their audit row,
                     # and no token without its row.
@@ -390,6 +394,39 @@ class Validator(OAuth2Validator):
             self._revoke_replayed_code(request.code_digest, request.client, request)
             raise errors.InvalidGrantError(description="The authorization code was already used.", request=request)
         return result
+
+    # DOT links the new access token to its ID token by parsing the token it has just signed:
+    # the JWT, the client's row (by audience), an RSA signature check and the ID token's row by
+    # jti. The row was created moments ago in this request, so it is kept on the request and
+    # used directly; likewise the new refresh token, whose family a code exchange records.
+
+    def _save_id_token(self, jti, request, expires, *args, **kwargs):
+        id_token = super()._save_id_token(jti, request, expires, *args, **kwargs)
+        request.issued_id_token = id_token
+        return id_token
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        issued = getattr(request, "issued_id_token", None)
+        if issued is None or not token.get("id_token"):
+            return super()._create_access_token(expires, request, token, source_refresh_token)
+        # DOT's _create_access_token, with the ID token this request created.
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=issued,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+        request.issued_refresh_token = refresh_token
+        return refresh_token
 
     # --- Using tokens -------------------------------------------------------------
 

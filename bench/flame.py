@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 REQUEST_FRAME = "WSGIHandler.__call__ (django/core/handlers/wsgi.py)"
+# A module imported by a worker's first requests (the URLconf, a cache backend): once per process.
+IMPORT_FRAME = "_find_and_load (<frozen importlib._bootstrap>)"
 MIN_SHARE = 0.004  # frames below 0.4% of the samples are not drawn (keeps a graph near 100 KB)
 WIDTH, ROW = 1200, 16
 
@@ -47,11 +49,11 @@ def frame_name(frame: str) -> str:
 
 
 def request_stacks(stacks: Iterable[tuple[list[str], int]]) -> list[tuple[list[str], int]]:
-    """The stacks inside a request, each cut to start at Django's handler."""
+    """The stacks inside a request, each cut to start at Django's handler; one-time imports left out."""
     kept = []
     for frames, count in stacks:
         names = [frame_name(frame) for frame in frames]
-        if REQUEST_FRAME in names:
+        if REQUEST_FRAME in names and not any(IMPORT_FRAME in name for name in names):
             kept.append((names[names.index(REQUEST_FRAME):], count))
     return kept
 
@@ -144,7 +146,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ID token signing (jwcrypto, RSA)", ("(jwcrypto/",)),
     ("session load", ("(django/contrib/sessions/", "(accounts/session_store.py)")),
     ("request log line and logging", ("(logging/",)),
-    ("signals (token cache invalidation)", ("send (django/dispatch/dispatcher.py)",)),
+    ("signals (request started/finished, model saves: cache invalidation)", ("send (django/dispatch/dispatcher.py)",)),
 )
 
 

@@ -440,7 +440,7 @@ def token_section(f: Figures, config, suite: dict) -> None:
         anchored = GOAL[goal_name]
         f.plain_goal(f"{name}/s", ours, "rps", "/s", anchored, note=anchored.why.split(";")[0])
         f.plain(f"{name}/s: stock DOT", stock, "rps", "/s", note="context: measured alternately with the line above")
-        f.ratio(f"{name}: req/s this project/stock DOT", ours, stock, "rps", note="context: how far ahead")
+        f.ratio(f"{name}: req/s this project/stock DOT", ours, stock, "rps", note="context: above 1 is ahead of stock DOT")
         f.ratio(f"{name}: server CPU/req this project/stock DOT", ours, stock, "cpu_ms", note="context")
 
 

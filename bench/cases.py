@@ -19,7 +19,7 @@ import ssl
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -28,6 +28,7 @@ from bench.harness import CSRF_COOKIE, LOOPBACK, PYTHON, ROOT, SESSION_COOKIE, P
 from bench.options import Config
 from bench.seeding import (
     REDIRECT_URI,
+    TOKEN_RATE_BOUND,
     Data,
     grow_to_large,
     seed_login_accounts,
@@ -153,7 +154,7 @@ def run_suite(config: Config, profile: Profile) -> dict:
     rng, data = random.Random(7), Data()
     prepare_database(config, profile, data, rng)
     server = start_server(config, profile)
-    stock = start_stock(profile)
+    stock = start_stock(config, profile)
     data.session_key = sign_in_customer(server, data)
     bench = Bench(server, config, profile.tmp)
     cases = read_cases(data)
@@ -204,21 +205,27 @@ class Stock:
     client_id: str
     client_secret: str
     token: str
+    public_client_id: str = ""
+    codes: list[str] = field(default_factory=list)
+    refresh_tokens: list[str] = field(default_factory=list)
+    verifier: str = ""
 
 
-def start_stock(profile: Profile) -> Stock:
+def start_stock(config: Config, profile: Profile) -> Stock:
     """Migrate and seed the stock project's own database, then serve it with the same gunicorn command."""
     say(f"stock Django + django-oauth-toolkit project on {profile.origins[1]}")
     database_url = profile.create_extra_database("stock")
     env = profile.environment(database_url=database_url, settings_module=STOCK_SETTINGS)
-    seeded = subprocess.run([PYTHON, "-m", "bench.stock.seed"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    pool = str(TOKEN_RATE_BOUND * config.case_seconds + 100)  # as many codes and refresh tokens as ours
+    seeded = subprocess.run([PYTHON, "-m", "bench.stock.seed", pool], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=600)
     if seeded.returncode != 0:
         raise RuntimeError(f"seeding the stock project failed:\n{seeded.stdout[-2000:]}\n{seeded.stderr[-3000:]}")
     found = json.loads(seeded.stdout)
     server = profile.start_server("stock", profile.ports[1], database_url=database_url, settings_module=STOCK_SETTINGS)
     server.wait_until_ready(path="/plain/")
-    return Stock(server, found["client_id"], found["client_secret"], found["token"])
+    return Stock(server, found["client_id"], found["client_secret"], found["token"], found["public_client_id"],
+                 found["codes"], found["refresh_tokens"], found["verifier"])
 
 
 def stock_cases(stock: Stock) -> dict[str, Case]:
@@ -235,6 +242,17 @@ def stock_cases(stock: Stock) -> dict[str, Case]:
         "client_credentials_stock": Case(
             "client_credentials_stock", "client credentials (stock DOT)", "/o/token/", method="POST",
             headers=dict(form, Authorization=basic), body="grant_type=client_credentials", server=stock.server),
+        "exchange_public_stock": Case(
+            "exchange_public_stock", "code + PKCE exchange (stock DOT, public client)", "/o/token/", method="POST",
+            headers=form, pool="codes-stock", server=stock.server,
+            body_template=urlencode({"grant_type": "authorization_code", "redirect_uri": REDIRECT_URI,
+                                     "code_verifier": stock.verifier, "client_id": stock.public_client_id})
+            + "&code={item}"),
+        "refresh_public_stock": Case(
+            "refresh_public_stock", "refresh (stock DOT, public client)", "/o/token/", method="POST", headers=form,
+            pool="refresh-stock", server=stock.server,
+            body_template=f"grant_type=refresh_token&client_id={quote(stock.public_client_id)}"
+            + "&refresh_token={item}"),
         "introspection_stock": Case(
             "introspection_stock", "introspection (stock DOT)", "/o/introspect/", method="POST",
             headers=dict(form, Authorization=basic), body=urlencode({"token": stock.token}), server=stock.server),
@@ -469,10 +487,14 @@ def measure_token_endpoint(config: Config, bench: Bench, data: Data, stock: Stoc
     for key in ("public", "confidential"):
         bench.add_pool(f"codes-{key}", pools.codes[key])
         bench.add_pool(f"refresh-{key}", pools.refresh[key])
+    bench.add_pool("codes-stock", stock.codes)
+    bench.add_pool("refresh-stock", stock.refresh_tokens)
     cases = token_cases(data, pools)
-    connections = config.busy_connections
-    bench.measure(cases["exchange_public"], cases["exchange_confidential"], connections=connections)
-    bench.measure(cases["refresh_public"], cases["refresh_confidential"], connections=connections)
     stocked = stock_cases(stock)
+    connections = config.busy_connections
+    bench.measure(cases["exchange_public"], cases["exchange_confidential"], stocked["exchange_public_stock"],
+                  connections=connections)
+    bench.measure(cases["refresh_public"], cases["refresh_confidential"], stocked["refresh_public_stock"],
+                  connections=connections)
     bench.measure(cases["client_credentials"], stocked["client_credentials_stock"], connections=connections)
     bench.measure(cases["introspection"], stocked["introspection_stock"], connections=connections)

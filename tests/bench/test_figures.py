@@ -239,6 +239,8 @@ def test_token_rates_are_held_to_their_anchors_and_shown_against_stock_dot():
     assert figure(figures, "client credentials/s: stock DOT").passed is None
     assert (figure(figures, "introspection/s").goal, figure(figures, "introspection/s").passed) == (">= 1000", False)
     assert figure(figures, "refresh/s: public").passed is True
+    assert figure(figures, "refresh: req/s this project/stock DOT (public)").value["median"] == 255.0  # stock at 1.0
+    assert figure(figures, "refresh/s: stock DOT (public client)").passed is None
     assert figure(figures, "refresh/s: confidential").passed is False
     assert figure(figures, "code + PKCE exchange/s: public").goal == ">= 240"
 

@@ -17,16 +17,18 @@ import os
 import random
 import ssl
 import statistics
+import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from bench.console import say
-from bench.harness import CSRF_COOKIE, LOOPBACK, SESSION_COOKIE, Profile, Server
+from bench.harness import CSRF_COOKIE, LOOPBACK, PYTHON, ROOT, SESSION_COOKIE, Profile, Server
 from bench.options import Config
 from bench.seeding import (
     REDIRECT_URI,
+    TOKEN_RATE_BOUND,
     Data,
     grow_to_large,
     seed_login_accounts,
@@ -37,6 +39,7 @@ from bench.seeding import (
 from bench.wrk import Bench, Case
 
 HTTP_TIMEOUT = 30.0
+STOCK_SETTINGS = "bench.stock.settings"
 # The cases whose query count is compared between the small and the large size.
 QUERY_CASES = ("detail_bearer", "detail_baseline", "list_bearer", "list_baseline", "page_session", "page_baseline",
                "detail_denied", "region_list")
@@ -151,15 +154,17 @@ def run_suite(config: Config, profile: Profile) -> dict:
     rng, data = random.Random(7), Data()
     prepare_database(config, profile, data, rng)
     server = start_server(config, profile)
+    stock = start_stock(config, profile)
     data.session_key = sign_in_customer(server, data)
     bench = Bench(server, config, profile.tmp)
     cases = read_cases(data)
     check_baselines(server, cases, data)
     queries, sizes = measure_sizes(config, bench, cases, data, rng)
     measure_reads(config, bench, cases)
+    measure_stock_reads(bench, cases, stock)
     argon2 = measure_logins(config, bench, server, data)
     second_step = measure_second_step(config, server, data)
-    measure_token_endpoint(config, bench, data)
+    measure_token_endpoint(config, bench, data, stock)
     return {"bench": bench, "queries": queries, "sizes": sizes, "argon2": argon2, "second_step": second_step,
             "data": data}
 
@@ -190,6 +195,76 @@ def start_server(config: Config, profile: Profile) -> Server:
     server = profile.start_server("bench", profile.ports[0])
     server.wait_until_ready()
     return server
+
+
+@dataclass
+class Stock:
+    """The stock Django + DOT project (bench/stock/) as served for the run, and what it was seeded with."""
+
+    server: Server
+    client_id: str
+    client_secret: str
+    token: str
+    public_client_id: str = ""
+    codes: list[str] = field(default_factory=list)
+    refresh_tokens: list[str] = field(default_factory=list)
+    verifier: str = ""
+
+
+def start_stock(config: Config, profile: Profile) -> Stock:
+    """Migrate and seed the stock project's own database, then serve it with the same gunicorn command."""
+    say(f"stock Django + django-oauth-toolkit project on {profile.origins[1]}")
+    database_url = profile.create_extra_database("stock")
+    env = profile.environment(database_url=database_url, settings_module=STOCK_SETTINGS)
+    pool = str(TOKEN_RATE_BOUND * config.case_seconds + 100)  # as many codes and refresh tokens as ours
+    seeded = subprocess.run([PYTHON, "-m", "bench.stock.seed", pool], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=600)
+    if seeded.returncode != 0:
+        raise RuntimeError(f"seeding the stock project failed:\n{seeded.stdout[-2000:]}\n{seeded.stderr[-3000:]}")
+    found = json.loads(seeded.stdout)
+    server = profile.start_server("stock", profile.ports[1], database_url=database_url, settings_module=STOCK_SETTINGS)
+    server.wait_until_ready(path="/plain/")
+    return Stock(server, found["client_id"], found["client_secret"], found["token"], found["public_client_id"],
+                 found["codes"], found["refresh_tokens"], found["verifier"])
+
+
+def stock_cases(stock: Stock) -> dict[str, Case]:
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    basic = "Basic " + base64.b64encode(f"{quote(stock.client_id)}:{quote(stock.client_secret)}".encode()).decode()
+    return {
+        "plain": Case("plain", "GET /plain/ (this project, the bare view)", "/plain/",
+                      headers={"Accept": "application/json"}),
+        "plain_stock": Case("plain_stock", "GET /plain/ (stock Django, the same view)", "/plain/",
+                            headers={"Accept": "application/json"}, server=stock.server),
+        "bearer_stock": Case("bearer_stock", "GET /bearer/ (stock DOT ProtectedResourceView)", "/bearer/",
+                             headers={"Authorization": f"Bearer {stock.token}", "Accept": "application/json"},
+                             server=stock.server),
+        "client_credentials_stock": Case(
+            "client_credentials_stock", "client credentials (stock DOT)", "/o/token/", method="POST",
+            headers=dict(form, Authorization=basic), body="grant_type=client_credentials", server=stock.server),
+        "exchange_public_stock": Case(
+            "exchange_public_stock", "code + PKCE exchange (stock DOT, public client)", "/o/token/", method="POST",
+            headers=form, pool="codes-stock", server=stock.server,
+            body_template=urlencode({"grant_type": "authorization_code", "redirect_uri": REDIRECT_URI,
+                                     "code_verifier": stock.verifier, "client_id": stock.public_client_id})
+            + "&code={item}"),
+        "refresh_public_stock": Case(
+            "refresh_public_stock", "refresh (stock DOT, public client)", "/o/token/", method="POST", headers=form,
+            pool="refresh-stock", server=stock.server,
+            body_template=f"grant_type=refresh_token&client_id={quote(stock.public_client_id)}"
+            + "&refresh_token={item}"),
+        "introspection_stock": Case(
+            "introspection_stock", "introspection (stock DOT)", "/o/introspect/", method="POST",
+            headers=dict(form, Authorization=basic), body=urlencode({"token": stock.token}), server=stock.server),
+    }
+
+
+def measure_stock_reads(bench: Bench, cases: dict[str, Case], stock: Stock) -> None:
+    """The bare view here against the same view in stock Django; stock DOT's bearer view against its bare view."""
+    say("this project and stock Django + DOT, side by side")
+    stocked = stock_cases(stock)
+    bench.measure(stocked["plain"], stocked["plain_stock"], connections=1)
+    bench.measure(stocked["bearer_stock"], stocked["plain_stock"], connections=1, tag="/paired-with-stock-bearer")
 
 
 def sign_in_customer(server: Server, data: Data) -> str:
@@ -406,15 +481,20 @@ def token_cases(data: Data, pools) -> dict[str, Case]:
     return cases
 
 
-def measure_token_endpoint(config: Config, bench: Bench, data: Data) -> None:
+def measure_token_endpoint(config: Config, bench: Bench, data: Data, stock: Stock) -> None:
     say("token endpoint")
     pools = seed_token_pools(config, data)
     for key in ("public", "confidential"):
         bench.add_pool(f"codes-{key}", pools.codes[key])
         bench.add_pool(f"refresh-{key}", pools.refresh[key])
+    bench.add_pool("codes-stock", stock.codes)
+    bench.add_pool("refresh-stock", stock.refresh_tokens)
     cases = token_cases(data, pools)
+    stocked = stock_cases(stock)
     connections = config.busy_connections
-    bench.measure(cases["exchange_public"], cases["exchange_confidential"], connections=connections)
-    bench.measure(cases["refresh_public"], cases["refresh_confidential"], connections=connections)
-    bench.measure(cases["client_credentials"], connections=connections)
-    bench.measure(cases["introspection"], connections=connections)
+    bench.measure(cases["exchange_public"], cases["exchange_confidential"], stocked["exchange_public_stock"],
+                  connections=connections)
+    bench.measure(cases["refresh_public"], cases["refresh_confidential"], stocked["refresh_public_stock"],
+                  connections=connections)
+    bench.measure(cases["client_credentials"], stocked["client_credentials_stock"], connections=connections)
+    bench.measure(cases["introspection"], stocked["introspection_stock"], connections=connections)

@@ -244,19 +244,19 @@ class Server:
         """How many workers this master has booted so far (a restarted worker adds one)."""
         return len(re.findall(r"Booting worker with pid", self.log_text()))
 
-    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Until ``/readyz/`` answers 200 (the database and the cache answer too)."""
+    def wait_until_ready(self, timeout: float = START_TIMEOUT, path: str = "/readyz/") -> None:
+        """Until ``path`` answers 200 (``/readyz/``: the database and the cache answer too)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.is_running:
                 raise HarnessError(f"server {self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if https_status(self.cert, self.port, "/readyz/") == 200:
+                if https_status(self.cert, self.port, path) == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise HarnessError(f"server {self.name} did not answer /readyz/ within {timeout:.0f} s:\n{self.log_tail()}")
+        raise HarnessError(f"server {self.name} did not answer {path} within {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         """SIGTERM the master (gunicorn stops its workers), wait; kill its own group if stuck."""
@@ -310,6 +310,7 @@ class Profile:
         self.secret_key = secrets.token_urlsafe(64)
         self.servers: list[Server] = []
         self.database_created = False
+        self.extra_databases: list[str] = []
         self.db_name = f"{name}_{self.run_id}"
         self.cache_prefix = f"{name.replace('_', '-')}-{self.run_id}"
         self.origins = [f"https://{LOOPBACK}:{port}" for port in self.ports]
@@ -332,12 +333,13 @@ class Profile:
             f"cache_prefix={self.cache_prefix!r}, tmp={str(self.tmp)!r})"
         )
 
-    def environment(self, *, database_url: str | None = None, redis_url: str | None = None) -> dict[str, str]:
+    def environment(self, *, database_url: str | None = None, redis_url: str | None = None,
+                    settings_module: str | None = None) -> dict[str, str]:
         """The environment of the run's processes: the production profile, set explicitly."""
         env = {name: value for name, value in os.environ.items() if name not in PROFILE_VARIABLES}
         env.update(
             DJANGO_ENV="production",
-            DJANGO_SETTINGS_MODULE=self.settings_module,
+            DJANGO_SETTINGS_MODULE=settings_module or self.settings_module,
             DJANGO_SECRET_KEY=self.secret_key,
             DJANGO_VAR_DIR=str(self.var_dir),
             DATABASE_URL=database_url or self.database_url,
@@ -366,6 +368,16 @@ class Profile:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         self.database_created = True
 
+    def create_extra_database(self, suffix: str) -> str:
+        """Another database of the run (``<name>_<suffix>``), dropped with the run's; its URL."""
+        import psycopg
+
+        name = f"{self.db_name}_{suffix}"
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.extra_databases.append(name)
+        return with_address(self.admin_url, path=f"/{name}")
+
     def manage(self, *args: str, with_stdin: bool = False) -> subprocess.Popen:
         """Start ``manage.py`` with the production profile against the run's database."""
         return subprocess.Popen(
@@ -388,13 +400,18 @@ class Profile:
         return out
 
     def start_server(self, name: str, port: int, *, database_url: str | None = None,
-                     redis_url: str | None = None) -> Server:
-        """Start gunicorn on ``port`` (not waiting for it: see :meth:`Server.wait_until_ready`)."""
+                     redis_url: str | None = None, wrapper: list[str] | None = None,
+                     settings_module: str | None = None) -> Server:
+        """Start gunicorn on ``port`` (not waiting for it: see :meth:`Server.wait_until_ready`).
+
+        ``wrapper`` runs before the command (``py-spy record ... --``: ``bench/profile.py``).
+        """
         log_path = self.tmp / f"server-{name}.log"
-        command = gunicorn_command(port=port, workers=self.workers, cert=self.cert, key=self.key)
+        command = [*(wrapper or []), *gunicorn_command(port=port, workers=self.workers, cert=self.cert, key=self.key)]
         with log_path.open("ab") as log:  # O_APPEND: the master and its workers all write here
             process = subprocess.Popen(
-                command, cwd=ROOT, env=self.environment(database_url=database_url, redis_url=redis_url),
+                command, cwd=ROOT,
+                env=self.environment(database_url=database_url, redis_url=redis_url, settings_module=settings_module),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         server = self.server_class(name=name, port=port, process=process, log_path=log_path, cert=self.cert)
@@ -416,6 +433,15 @@ class Profile:
                 server.stop()
             except Exception as error:  # noqa: BLE001 - keep cleaning up, report at the end
                 problems.append(f"stopping server {server.name}: {error!r}")
+        for name in list(self.extra_databases):
+            try:
+                import psycopg
+
+                with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                self.extra_databases.remove(name)
+            except Exception as error:  # noqa: BLE001
+                problems.append(f"dropping database {name}: {error!r}")
         if self.database_created:
             try:
                 import psycopg

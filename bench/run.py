@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)
     try:
-        profile = Profile(name="bench", settings_module="bench.settings", ports=free_ports(1),
+        # Two ports: the site, and the stock Django + DOT project (bench/stock/).
+        profile = Profile(name="bench", settings_module="bench.settings", ports=free_ports(2),
                           workers=config.workers, variables=THROTTLES)
     except HarnessError as error:
         print(f"bench: {error}", file=sys.stderr)

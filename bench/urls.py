@@ -5,9 +5,11 @@ serializer or template) with no authentication and no policy: the owner whose or
 show is named in the path. They are mounted only under ``bench.settings``.
 """
 
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from bench import views
+from bench.stock.views import plain
 from config.urls import handler400, handler403, handler404, handler500, urlpatterns as site_urlpatterns  # noqa: F401
 
 # The page is mounted with the app name "orders", like /orders/, so the navigation marks
@@ -24,4 +26,6 @@ urlpatterns = [
         name="bench-baseline-order",
     ),
     path("baseline/", include(baseline_pages, namespace="bench-baseline")),
+    # The stock project serves the very same view at the same path (bench/stock/urls.py).
+    path("plain/", login_not_required(plain), name="bench-plain"),
 ]

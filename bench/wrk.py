@@ -37,6 +37,7 @@ class Case:
     pool: str | None = None  # a name in Bench.items: each request takes the next item
     body_template: str | None = None
     expect: tuple[int, ...] = (200,)
+    server: Server | None = None  # another server than the bench's (the stock project)
 
 
 def lua_literal(value) -> str:
@@ -120,16 +121,17 @@ class Bench:
 
     def wrk(self, case: Case, connections: int, seconds: int) -> dict:
         """One wrk run of ``seconds`` with ``connections`` connections (one thread)."""
-        if not self.server.is_running:
-            raise RuntimeError(f"the server is not running:\n{self.server.log_tail()}")
+        server = case.server or self.server
+        if not server.is_running:
+            raise RuntimeError(f"the server is not running:\n{server.log_tail()}")
         env = dict(os.environ, BENCH_CASE=str(self._case_file(case)))
         if case.pool:
             env["BENCH_ITEMS_OFFSET"] = str(self.cursors[case.pool])
         command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA_SCRIPT),
-                   self.server.url(case.path)]
-        cpu_before, wrk_before = self.server.cpu_seconds(), children_cpu_seconds()
+                   server.url(case.path)]
+        cpu_before, wrk_before = server.cpu_seconds(), children_cpu_seconds()
         completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
-        cpu_used, wrk_used = self.server.cpu_seconds() - cpu_before, children_cpu_seconds() - wrk_before
+        cpu_used, wrk_used = server.cpu_seconds() - cpu_before, children_cpu_seconds() - wrk_before
         result = parse_wrk_output(completed.stdout)
         if completed.returncode != 0 or result is None:
             raise RuntimeError(

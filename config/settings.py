@@ -133,7 +133,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.SessionMiddleware",  # Django's, minus the sessionless OAuth endpoints
     "django.middleware.common.CommonMiddleware",
     "core.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -251,6 +251,9 @@ REAUTH_MAX_AGE = env_int("REAUTH_MAX_AGE", 300)
 
 # Sessions live in the database in every profile: revocation is exact, and a cache
 # outage does not sign anybody out.
+# Endpoints that authenticate a client, never a browser: no session is read or written there
+# (core.middleware.SessionMiddleware).
+SESSIONLESS_PATHS = ("/o/token/", "/o/introspect/", "/o/revoke_token/")
 SESSION_ENGINE = "accounts.session_store"  # the database store, writing a sign-in's row once
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 1800)
 SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 43200)

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.utils.functional import SimpleLazyObject, empty
 
 from core.redaction import route_of
 from core.unavailable import is_service_outage
@@ -79,8 +81,19 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         response["X-Request-ID"] = request.id
-        request_logger.info(json.dumps(self._record(request, response, started)))
+        if request_logger.isEnabledFor(logging.INFO):
+            self._log(json.dumps(self._record(request, response, started)))
         return response
+
+    @staticmethod
+    def _log(line: str) -> None:
+        """``request_logger.info(line)`` without ``findCaller``'s walk up the stack.
+
+        Every request writes this line, and the formatter never shows the caller (no
+        ``%(pathname)s``, ``%(lineno)d`` or ``%(funcName)s``): the record names this module,
+        and goes through the logger's filters and handlers exactly as ``info()`` would.
+        """
+        request_logger.handle(request_logger.makeRecord(request_logger.name, logging.INFO, __file__, 0, line, (), None))
 
     @staticmethod
     def _request_id(request) -> str:
@@ -112,9 +125,49 @@ class RequestLogMiddleware:
         which would lose this log line and the X-Request-ID header. Unknown then."""
         try:
             user: Any = getattr(request, "user", None)  # a User, AnonymousUser or an OAuth client
+            if _is_anonymous_without_session(request, user):
+                return None, None
             user_id = str(user.pk) if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None
             return user_id, getattr(user, "client_id", None)
         except Exception as error:
             if not is_service_outage(error):
                 raise
             return None, None
+
+
+def _is_anonymous_without_session(request, user) -> bool:
+    """``request.user`` not resolved yet, and no session to resolve it from: anonymous for sure.
+
+    AuthenticationMiddleware's lazy user reads the session; with no session key there is
+    nothing to read (a bearer token or DRF replaces ``request.user`` itself, so it is no
+    longer this lazy object). Resolving it only to log "nobody" cost every bare request.
+    """
+    session = getattr(request, "session", None)
+    return (
+        isinstance(user, SimpleLazyObject)
+        and user._wrapped is empty
+        and session is not None
+        and session.session_key is None
+    )
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's, except on the paths of ``SESSIONLESS_PATHS``: no session is read or written there.
+
+    The token, introspection and revocation endpoints authenticate a client (a secret, a
+    client id), never a browser: a cookie sent to them must not cost a session read (the
+    request log line reads ``request.user``, which loads it), nor a ``Vary: Cookie`` or a
+    cookie refresh in the answer. Those requests get an empty session of no key, which reads
+    nothing from the store and is never saved, so ``request.user`` is anonymous at no cost.
+    """
+
+    def process_request(self, request):
+        if request.path in settings.SESSIONLESS_PATHS:
+            request.session = self.SessionStore()
+            return
+        super().process_request(request)
+
+    def process_response(self, request, response):
+        if request.path in settings.SESSIONLESS_PATHS:
+            return response
+        return super().process_response(request, response)

@@ -1,7 +1,8 @@
 """A short-lived cache of access tokens, so a bearer request skips the token query.
 
 Personal access tokens (``pat_...``, :mod:`oauth.personal_tokens`) are kept the same way, by
-the same rules, under their key id (see "Personal access tokens" at the end).
+the same rules, under their key id (see "Personal access tokens" below), and so are OAuth
+clients with their policy, under their client id (see "OAuth clients" below).
 
 Looking a token up costs about 1.8 ms per request through the ORM (a three-model row: the
 token, its user and its client), of which PostgreSQL takes 0.07 ms. The cache keeps those
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -49,7 +51,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from core.unavailable import is_service_outage
-from oauth.models import PersonalToken
+from oauth.models import ClientPolicy, PersonalToken
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,9 @@ def _entry(access_token) -> tuple[dict, object]:
     return entry, access_token.expires
 
 
-def _store(cache_key: str, entry: dict, expires) -> None:
+def _store(cache_key: str, entry: dict | None, expires) -> None:
+    if entry is None:
+        return
     seconds = min(TTL, int((expires - timezone.now()).total_seconds()))
     if seconds <= 0:
         return
@@ -118,8 +122,8 @@ def _store(cache_key: str, entry: dict, expires) -> None:
             raise
 
 
-def _row(instance: models.Model) -> dict:
-    skipped = NOT_CACHED.get(instance._meta.label_lower, set())
+def _row(instance: models.Model, *, keep_secret: bool = False) -> dict:
+    skipped = set() if keep_secret else NOT_CACHED.get(instance._meta.label_lower, set())
     return {
         field.attname: getattr(instance, field.attname)
         for field in instance._meta.concrete_fields
@@ -261,8 +265,84 @@ def on_personal_token_deleted(sender, instance, **kwargs) -> None:
     forget_keys([personal_key(instance.key_id)])
 
 
+# --- OAuth clients ---------------------------------------------------------------------------
+#
+# Every token, revocation and introspection request looks its client up by ``client_id``
+# (DOT's ``_load_application``, then the client's policy for its scopes, role and region):
+# two statements per request, the same two rows every time. They are kept here under the
+# client id's SHA-256, for ``TTL`` seconds at most: the client's row *with* its stored secret
+# (DOT authenticates the client from it) and its policy's row. Only a client whose secret is
+# stored hashed is kept (``hash_client_secret``, DOT's default: a keyed HMAC here,
+# ``oauth.hashers``), so the shared cache never holds a usable secret; an unhashed client is
+# read from the database every time. An unknown client id is never kept.
+#
+# Removed, with tombstones, exactly as access tokens are: when the client's row is saved
+# (under the client id it had and the one it gets) or deleted, and when its policy is saved
+# or deleted. A request that read the row before the change cannot put it back (``cache.add``
+# after the tombstone), and with the cache down the request reads the database.
+
+CLIENT_KEY_PREFIX = "oauth:client:"
+
+
+def client_key(client_id: str) -> str:
+    return CLIENT_KEY_PREFIX + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def load_client(client_id: str, load_from_database):
+    """The client with this id (its policy attached, or known to be absent), or None."""
+    return _load(client_key(client_id), lambda: load_from_database(client_id), _rebuild_client, _client_entry)
+
+
+def _client_entry(application) -> tuple[dict | None, object]:
+    if not application.hash_client_secret:
+        return None, timezone.now()  # a secret stored as sent is never copied to the cache
+    policy = getattr(application, "client_policy", None)
+    entry = {"application": _row(application, keep_secret=True), "policy": _row(policy) if policy else None}
+    return entry, timezone.now() + timedelta(seconds=TTL)
+
+
+def _rebuild_client(entry: dict):
+    application: Any = _instance(get_application_model(), entry["application"])
+    policy: Any = _instance(ClientPolicy, entry["policy"]) if entry["policy"] is not None else None
+    # The reverse one-to-one's cache: ``application.client_policy`` answers without a query
+    # (None makes it raise RelatedObjectDoesNotExist, as a missing row does).
+    type(application).client_policy.related.set_cached_value(application, policy)
+    if policy is not None:
+        policy.application = application
+    return application
+
+
+def forget_clients(client_ids) -> None:
+    forget_keys([client_key(value) for value in client_ids if value])
+
+
+def on_application_saved_or_deleted(sender, instance, raw=False, **kwargs) -> None:
+    """Before a client's row is written or after it is deleted: its entry goes (old and new id)."""
+    if raw or instance._state.adding:
+        return  # a new client has no entry (an unknown id is never kept)
+    before = None
+    if instance.pk is not None:
+        before = sender.objects.filter(pk=instance.pk).values_list("client_id", flat=True).first()
+    forget_clients({before, instance.client_id})
+
+
+def on_client_policy_changed(sender, instance, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    client_id = get_application_model().objects.filter(pk=instance.application_id).values_list(
+        "client_id", flat=True
+    ).first()
+    forget_clients([client_id])
+
+
 def connect() -> None:
     from django.db.models.signals import post_delete, pre_save
+
+    Application = get_application_model()
+    pre_save.connect(on_application_saved_or_deleted, sender=Application, dispatch_uid="client_cache_app_saving")
+    post_delete.connect(on_application_saved_or_deleted, sender=Application, dispatch_uid="client_cache_app_deleted")
+    pre_save.connect(on_client_policy_changed, sender=ClientPolicy, dispatch_uid="client_cache_policy_saving")
+    post_delete.connect(on_client_policy_changed, sender=ClientPolicy, dispatch_uid="client_cache_policy_deleted")
 
     pre_save.connect(on_personal_token_saving, sender=PersonalToken, dispatch_uid="token_cache_personal_token_saving")
     post_delete.connect(on_personal_token_deleted, sender=PersonalToken, dispatch_uid="token_cache_personal_deleted")

@@ -202,6 +202,29 @@ def test_production_settings_are_hardened(tmp_path):
 # --- Request log -------------------------------------------------------------------------
 
 
+def test_a_view_that_never_reads_the_user_still_logs_the_signed_in_user(client, request_log):
+    """The log line resolves the user itself when a session cookie came with the request."""
+    user = customer()
+    client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    request_log.clear()
+    client.get("/healthz/")  # decided without the session (see SessionLimitsMiddleware.PROBE_PATHS)
+    (line,) = [json.loads(record.getMessage()) for record in request_log]
+    assert line["user_id"] == str(user.pk)
+
+
+def test_a_request_without_a_session_logs_nobody_and_reads_no_session(client, request_log):
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/healthz/")
+    (line,) = [json.loads(record.getMessage()) for record in request_log]
+    assert line["user_id"] is None and line["status"] == 200
+    assert not [q for q in captured.captured_queries if Session._meta.db_table in q["sql"]]
+    assert request_log[0].name == "request" and request_log[0].levelno == logging.INFO
+
+
 def test_each_request_logs_one_json_line_with_id_user_and_outcome(client, request_log):
     user = customer()
     client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})

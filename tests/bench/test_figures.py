@@ -198,3 +198,54 @@ def test_the_second_step_is_shown_as_its_own_cost_and_as_a_ratio_to_the_password
     assert figure(figures, "code step p50").value["median"] == 4.4
     # sign-in by sign-in (4/40, 8.4/42, 4.4/44), not the ratio of the medians (8.4/42 = 0.2)
     assert figure(figures, "code step / password step").value["median"] == pytest.approx(0.1)
+
+
+# --- Issue 16: anchors, the stock projects, every-run goals ---------------------------------------
+
+
+def test_an_every_run_goal_is_held_by_the_worst_run_not_the_median():
+    results = Results()
+    results["detail_bearer@1"] = record([0.95, 0.85, 0.97])  # median 0.95, worst run 0.85
+    figures = build_figures(parse_config([]), suite(results))
+    every = figure(figures, "detail: req/s bearer/baseline @1, every run")
+    assert (every.goal, every.passed) == (">= 0.9 every run", False)
+    assert figure(figures, "detail: req/s bearer/baseline @1").passed is True  # the median's goal (0.75)
+
+
+def test_the_bare_view_is_compared_with_the_same_view_in_stock_django_run_by_run():
+    results = Results()
+    results["plain@1"] = record([0.96, 0.90, 0.99])
+    results["plain_stock@1"] = record([1.0, 1.0, 0.9])
+    figures = build_figures(parse_config([]), suite(results))
+    ratio = figure(figures, "bare view: req/s this project/stock Django @1")
+    assert ratio.value["runs"] == pytest.approx([0.96, 0.90, 1.1])
+    assert (ratio.goal, ratio.passed) == (">= 0.95", True)
+    stock_bearer = figure(figures, "stock DOT: req/s bearer view/bare view @1")
+    assert (stock_bearer.goal, stock_bearer.passed) == ("", None)
+
+
+def test_token_rates_are_held_to_their_anchors_and_shown_against_stock_dot():
+    results = Results()
+    results["client_credentials@4"] = record([420.0, 450.0, 430.0])
+    results["client_credentials_stock@4"] = record([210.0, 225.0, 215.0])
+    results["introspection@4"] = record([900.0, 950.0, 990.0])
+    results["refresh_public@4"] = record([250.0, 260.0, 255.0])
+    results["refresh_confidential@4"] = record([230.0, 235.0, 239.0])
+    figures = build_figures(parse_config([]), suite(results))
+    client_credentials = figure(figures, "client credentials/s")
+    assert (client_credentials.goal, client_credentials.passed) == (">= 411", True)
+    assert "Hydra" in client_credentials.note
+    assert figure(figures, "client credentials: req/s this project/stock DOT").value["runs"] == [2.0, 2.0, 2.0]
+    assert figure(figures, "client credentials/s: stock DOT").passed is None
+    assert (figure(figures, "introspection/s").goal, figure(figures, "introspection/s").passed) == (">= 1000", False)
+    assert figure(figures, "refresh/s: public").passed is True
+    assert figure(figures, "refresh: req/s this project/stock DOT (public)").value["median"] == 255.0  # stock at 1.0
+    assert figure(figures, "refresh/s: stock DOT (public client)").passed is None
+    assert figure(figures, "refresh/s: confidential").passed is False
+    assert figure(figures, "code + PKCE exchange/s: public").goal == ">= 240"
+
+
+def test_every_new_goal_states_its_anchor():
+    for name in ("client-credentials-rate", "refresh-rate", "exchange-rate", "introspection-rate"):
+        assert GOAL[name].why.startswith("anchor: "), GOAL[name].why
+    assert "0.48" in GOAL["bearer-detail-every-run"].why

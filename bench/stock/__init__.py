@@ -1,0 +1,1 @@
+"""A stock Django project with django-oauth-toolkit at its defaults: the bench's outside baseline."""

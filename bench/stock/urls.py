@@ -1,0 +1,11 @@
+"""The stock project's routes: DOT's endpoints at /o/, the bare view and a bearer-protected one."""
+
+from django.urls import include, path
+
+from bench.stock import views
+
+urlpatterns = [
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("plain/", views.plain, name="plain"),
+    path("bearer/", views.BearerView.as_view(), name="bearer"),
+]

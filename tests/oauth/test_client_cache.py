@@ -1,0 +1,199 @@
+"""The client cache (``oauth.token_cache``, "OAuth clients"): one look-up of a client per TTL, never staler.
+
+Token, revocation and introspection requests read their client (and its policy) from the
+shared cache. These tests pin what that must not change, on LocMem here and on Redis under
+the services profile (the same file with ``REDIS_URL`` set):
+
+- a second request does not read the client's row; the entry holds the stored (hashed)
+  secret, never the secret itself, and a client whose secret is stored unhashed is not kept;
+- a new secret, a deleted client, a changed client id, a narrowed policy, a policy removed
+  and introspection taken away all take effect on the very next request;
+- a request that read the row before a change cannot store it afterwards;
+- with the cache unreachable a request reads the database; an unknown client is never kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import pickle
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from oauth2_provider.models import get_application_model
+
+from oauth import token_cache
+from oauth.models import ClientPolicy
+from oauth.validators import load_client_row
+from tests.support.oauth import INTROSPECT_PATH, TOKEN_PATH, form_post, mint_token
+
+Application = get_application_model()
+APPLICATION_TABLE = Application._meta.db_table
+
+pytestmark = pytest.mark.django_db
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def settle(registered) -> None:
+    """Registering writes the client's policy, which tombstones its entry for TTL seconds."""
+    cache.delete(token_cache.client_key(registered.client_id))
+
+
+def token_request(client_id: str, secret: str, scope: str = "orders:read"):
+    return form_post(Client(), TOKEN_PATH, {"grant_type": "client_credentials", "scope": scope},
+                     **basic(client_id, secret))
+
+
+def counting_client_reads(send):
+    with CaptureQueriesContext(connection) as captured:
+        response = send()
+    reads = [q["sql"] for q in captured.captured_queries if f'FROM "{APPLICATION_TABLE}"' in q["sql"]]
+    return response, reads
+
+
+def entry(client_id: str):
+    return cache.get(token_cache.client_key(client_id))
+
+
+@pytest.fixture
+def service(service_client):
+    settle(service_client)
+    response = token_request(service_client.client_id, service_client.client_secret)
+    assert response.status_code == 200, response.content
+    assert isinstance(entry(service_client.client_id), dict), "the first request did not cache the client"
+    return service_client
+
+
+# --- Used, and holding no secret ---------------------------------------------------------------
+
+
+def test_a_second_token_request_does_not_read_the_clients_row(service):
+    response, reads = counting_client_reads(lambda: token_request(service.client_id, service.client_secret))
+    assert response.status_code == 200, response.content
+    assert reads == []
+
+
+def test_the_entry_holds_the_stored_hash_and_the_policy_but_never_the_secret(service):
+    kept = entry(service.client_id)
+    stored = Application.objects.get(client_id=service.client_id).client_secret
+    assert kept["application"]["client_secret"] == stored != service.client_secret
+    assert service.client_secret.encode() not in pickle.dumps(kept)
+    assert kept["policy"]["role"] == "support" and kept["policy"]["scopes"] == "orders:read"
+
+
+def test_a_wrong_secret_is_refused_from_the_cached_row(service):
+    assert token_request(service.client_id, "not-the-secret").status_code == 401
+
+
+def test_a_client_whose_secret_is_stored_unhashed_is_never_cached(service):
+    plain = "a plain secret of sixty characters or so, never to be cached!"
+    application = Application.objects.get(client_id=service.client_id)
+    application.hash_client_secret = False
+    application.client_secret = plain
+    application.save()
+    cache.delete(token_cache.client_key(service.client_id))  # past the tombstone
+
+    assert token_request(service.client_id, plain).status_code == 200
+    assert entry(service.client_id) is None
+
+
+def test_an_unknown_client_is_not_cached():
+    assert token_request("nobody", "secret").status_code == 401
+    assert entry("nobody") is None
+
+
+# --- Every change is seen by the very next request ----------------------------------------------
+
+
+def test_a_new_secret_refuses_the_old_one_at_once(service):
+    new_secret = "a brand new secret that is long enough to be a real client secret"
+    application = Application.objects.get(client_id=service.client_id)
+    application.client_secret = new_secret  # hashed when saved
+    application.save()
+
+    assert entry(service.client_id) == token_cache.TOMBSTONE
+    assert token_request(service.client_id, service.client_secret).status_code == 401
+    assert token_request(service.client_id, new_secret).status_code == 200
+
+
+def test_a_deleted_client_is_refused_at_once(service):
+    Application.objects.get(client_id=service.client_id).delete()
+
+    assert entry(service.client_id) == token_cache.TOMBSTONE
+    assert token_request(service.client_id, service.client_secret).status_code == 401
+
+
+def test_a_changed_client_id_retires_the_old_one_at_once(service):
+    application = Application.objects.get(client_id=service.client_id)
+    application.client_id = "renamed-service"
+    application.save()
+
+    assert token_request(service.client_id, service.client_secret).status_code == 401
+    assert token_request("renamed-service", service.client_secret).status_code == 200
+
+
+def test_a_narrowed_policy_takes_effect_on_the_next_request(service):
+    policy = ClientPolicy.objects.get(application__client_id=service.client_id)
+    policy.scopes = "orders:write"
+    policy.save()
+
+    assert entry(service.client_id) == token_cache.TOMBSTONE
+    response = token_request(service.client_id, service.client_secret, scope="orders:read")
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope", response.content
+
+
+def test_a_removed_policy_takes_effect_on_the_next_request(service):
+    ClientPolicy.objects.get(application__client_id=service.client_id).delete()
+
+    response = token_request(service.client_id, service.client_secret)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope", response.content
+
+
+def test_taking_introspection_away_refuses_the_next_introspection(resource_server, alice, public_client):
+    settle(resource_server)
+    token = mint_token(alice, public_client.application, "openid orders:read")
+    send = lambda: form_post(  # noqa: E731
+        Client(), INTROSPECT_PATH, {"token": token}, **basic(resource_server.client_id, resource_server.client_secret)
+    )
+    assert send().status_code == 200
+    assert isinstance(entry(resource_server.client_id), dict)
+
+    policy = ClientPolicy.objects.get(application__client_id=resource_server.client_id)
+    policy.can_introspect = False
+    policy.save()
+
+    assert send().status_code == 403
+
+
+# --- Races and outages ------------------------------------------------------------------------
+
+
+def test_a_request_that_read_the_row_before_a_change_cannot_store_it(service):
+    cache.delete(token_cache.client_key(service.client_id))
+
+    def read_then_change(client_id):
+        row = load_client_row(client_id)  # this request's read, before the change commits
+        changed = Application.objects.get(client_id=client_id)
+        changed.client_secret = "changed while the request was reading, long enough to be a secret"
+        changed.save()
+        return row
+
+    token_cache.load_client(service.client_id, read_then_change)
+
+    assert entry(service.client_id) == token_cache.TOMBSTONE
+    assert token_request(service.client_id, service.client_secret).status_code == 401
+
+
+def test_with_the_cache_down_the_client_is_read_from_the_database(service):
+    from tests.oauth.test_token_cache import unreachable_cache
+
+    with override_settings(CACHES=unreachable_cache()):
+        with CaptureQueriesContext(connection) as captured:
+            application = token_cache.load_client(service.client_id, load_client_row)
+    assert application is not None and application.client_id == service.client_id
+    assert any(f'FROM "{APPLICATION_TABLE}"' in q["sql"] for q in captured.captured_queries)

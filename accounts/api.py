@@ -308,6 +308,18 @@ class PasskeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PasskeyCreatedSerializer(PasskeySerializer):
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="New recovery codes, shown this once: 10 when the account had none (its first factor), else empty.",
+    )
+
+    class Meta(PasskeySerializer.Meta):
+        fields = [*PasskeySerializer.Meta.fields, "recovery_codes"]
+        read_only_fields = fields
+
+
 class PasskeyCreateSerializer(StrictSerializerMixin, serializers.Serializer):
     credential = CredentialField(help_text="Answer to POST /api/auth/passkeys/options/.")
     name = serializers.CharField(max_length=passkeys.NAME_MAX_LENGTH, required=False, trim_whitespace=True)
@@ -351,14 +363,14 @@ class PasskeyListView(APIView):
         user = _session_user(request)
         return Response(PasskeySerializer(Passkey.objects.filter(user=user), many=True).data)
 
-    @extend_schema(request=PasskeyCreateSerializer, responses={201: PasskeySerializer})
+    @extend_schema(request=PasskeyCreateSerializer, responses={201: PasskeyCreatedSerializer})
     def post(self, request):
         user = _session_user(request)
         _ensure_passkeys_available()
         serializer = PasskeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            passkey = services.passkey_register(
+            passkey, codes = services.passkey_register(
                 user=user,
                 request=request._request,
                 credential=serializer.validated_data["credential"],
@@ -366,7 +378,8 @@ class PasskeyListView(APIView):
             )
         except passkeys.PasskeyError as error:
             raise exceptions.ValidationError({"credential": [error.message]}) from None
-        return Response(PasskeySerializer(passkey).data, status=status.HTTP_201_CREATED)
+        data = {**PasskeySerializer(passkey).data, "recovery_codes": codes}
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class PasskeyDetailView(APIView):

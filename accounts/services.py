@@ -182,23 +182,31 @@ class LastFactorRequired(Exception):
     message = "Your role needs a second factor: add another passkey or an authenticator app before removing this one."
 
 
-def passkey_register(*, user: User, request: HttpRequest, credential: object, name: str) -> Passkey:
+def passkey_register(
+    *, user: User, request: HttpRequest, credential: object, name: str
+) -> tuple[Passkey, list[str]]:
     """Verify a registration ceremony (``accounts.passkeys``) and keep the new passkey.
 
-    Raises ``passkeys.PasskeyError`` when the answer is refused (audited here).
+    Returns the passkey and, as :func:`totp_enable` does, new recovery codes when the account
+    had none (shown once; ``[]`` when it kept its set): a passkey-only account must not be
+    one lost device away from being locked out. Raises ``passkeys.PasskeyError`` when the
+    answer is refused (audited here).
     """
     try:
-        passkey = passkeys.register(request, user, credential=credential, name=name)
+        with transaction.atomic():  # the passkey, its codes and its audit row land together
+            User.objects.select_for_update().get(pk=user.pk)  # two first factors at once: one set of codes
+            passkey = passkeys.register(request, user, credential=credential, name=name)
+            codes = [] if factors.recovery_codes_left(user) else _replace_recovery_codes(user)
+            target = f"passkey:{passkey.pk}"
+            audit.record(Event.FACTOR_ADDED, request=request, actor=user, target=target, reason=factors.PASSKEY)
     except passkeys.PasskeyError as error:
         audit.record(
             Event.FACTOR_ADDED, outcome=audit.Outcome.FAILURE, request=request, actor=user,
             reason=f"passkey: {error.reason}",
         )
         raise
-    target = f"passkey:{passkey.pk}"
-    audit.record(Event.FACTOR_ADDED, request=request, actor=user, target=target, reason=factors.PASSKEY)
     mail.send_later(factor_mail, user_id=str(user.pk), change="passkey_added")
-    return passkey
+    return passkey, codes
 
 
 @transaction.atomic

@@ -86,6 +86,23 @@
     return (error && error.message) || "Something went wrong with the passkey. Try again.";
   }
 
+  // A first factor comes with recovery codes, shown this once (the page's hidden section).
+  function showRecoveryCodes(codes) {
+    var section = document.getElementById("passkey-recovery-codes");
+    var list = section && section.querySelector("ul");
+    if (!list) { return; }
+    codes.forEach(function (code) {
+      var item = document.createElement("li");
+      var text = document.createElement("code");
+      text.textContent = code;
+      item.appendChild(text);
+      list.appendChild(item);
+    });
+    section.hidden = false;
+    var heading = section.querySelector("h2");
+    if (heading) { heading.focus(); }
+  }
+
   function setup(box) {
     var kind = box.getAttribute("data-passkey");
     var button = box.querySelector("[data-passkey-start]");
@@ -106,7 +123,8 @@
       body[box.getAttribute("data-body-key")] = credentialJSON(credential);
       if (kind === "register" && nameInput && nameInput.value.trim()) { body.name = nameInput.value.trim(); }
       say("Checking the passkey\u2026");
-      return post(box.getAttribute("data-verify-url"), body).then(function () {
+      return post(box.getAttribute("data-verify-url"), body).then(function (data) {
+        if (data.recovery_codes && data.recovery_codes.length) { return showRecoveryCodes(data.recovery_codes); }
         window.location.assign(box.getAttribute("data-next") || "/");
       });
     }

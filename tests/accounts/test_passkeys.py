@@ -9,7 +9,7 @@ import pytest
 from django.test import Client, RequestFactory
 
 from accounts import factors, passkeys, services, sessions
-from accounts.models import AuditEvent, Passkey
+from accounts.models import AuditEvent, Passkey, RecoveryCode
 from tests.factories import (
     PASSKEY_ORIGIN,
     PASSWORD,
@@ -99,6 +99,33 @@ def test_a_registered_passkey_is_stored_with_its_key_counter_and_flags():
     assert bytes(stored.public_key) == key.public_key_cose
     assert stored.sign_count == 0 and stored.transports == ["internal"]
     assert _events("factor_added", actor=alice, reason="passkey") == 1
+
+
+def test_a_first_passkey_comes_with_recovery_codes_shown_once():
+    alice = customer()
+    client = api_client(alice)
+    first = _register(client, soft_authenticator())
+    codes = first.json()["recovery_codes"]
+    assert first.status_code == 201 and len(codes) == 10 and len(set(codes)) == 10
+    assert factors.recovery_codes_left(alice) == 10
+    # Stored hashed only, and each one works once.
+    assert not RecoveryCode.objects.filter(code_hash__in=codes).exists()
+    assert factors.use_recovery_code(alice, codes[0]) and not factors.use_recovery_code(alice, codes[0])
+    # A second passkey keeps the set (no codes in its answer, none replaced).
+    second = _register(client, soft_authenticator())
+    assert second.status_code == 201 and second.json()["recovery_codes"] == []
+    assert factors.recovery_codes_left(alice) == 9
+    # A refused registration makes none.
+    bob = customer()
+    refused = _register(api_client(bob), soft_authenticator(), origin="https://evil.example")
+    assert refused.status_code == 400 and factors.recovery_codes_left(bob) == 0
+
+
+def test_the_passkeys_page_holds_a_hidden_place_for_first_recovery_codes():
+    page = api_client(customer()).get("/accounts/passkeys/")
+    html = page.content.decode()
+    assert page.status_code == 200 and '<section id="passkey-recovery-codes"' in html
+    assert 'aria-labelledby="passkey-recovery-codes-heading" hidden>' in html
 
 
 def test_registration_options_ask_for_a_discoverable_credential_for_this_site():
@@ -348,6 +375,21 @@ def test_step_up_accepts_a_passkey():
                   {"passkey": passkey.authenticator.authenticate(options)})
     assert ok.status_code == 200
     assert _events("reauthenticated", actor=alice, reason="passkey") == 1
+
+
+def test_a_challenge_issued_for_one_ceremony_cannot_finish_another():
+    """Same session, same account, a valid signature: only the challenge's purpose differs."""
+    alice = customer()
+    passkey = enrol_passkey(alice)
+    client = _signed_in(passkey)
+    registration = api_call(client, "POST", "/api/auth/passkeys/options/").json()["publicKey"]
+    # The registration's challenge, signed by Alice's passkey as if it were a step-up's.
+    signed_as_step_up = {"challenge": registration["challenge"], "rpId": registration["rp"]["id"]}
+    answer = passkey.authenticator.authenticate(signed_as_step_up)
+    response = api_call(client, "POST", "/api/auth/reauthenticate/", {"passkey": answer})
+    assert (response.status_code, response.json()["code"]) == (401, "INVALID_CODE")
+    assert _events("reauthenticated", actor=alice) == 0
+    assert _events("reauth_failed", actor=alice, reason="passkey") == 1
 
 
 # --- Managing passkeys -------------------------------------------------------------------------------

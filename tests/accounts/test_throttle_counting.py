@@ -212,7 +212,7 @@ def test_on_redis_many_threads_at_once_get_exactly_the_limit(redis_cache):
 
 
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # plain flush: duplicate content types later
 def test_on_redis_refusals_racing_each_other_fold_into_one_row_with_their_exact_count(redis_cache, settings):
     settings.LOGIN_RATE_PER_ACCOUNT = "5/h"
     settings.LOGIN_RATE_PER_IP = "1000/m"

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from django.db import connection
@@ -33,13 +31,13 @@ Outcome = AuditEvent.Outcome
 _current_request: ContextVar[HttpRequest | None] = ContextVar("audit_current_request", default=None)
 
 
-@contextmanager
-def bound_to(request: HttpRequest) -> Iterator[None]:
-    token = _current_request.set(request)
-    try:
-        yield
-    finally:
-        _current_request.reset(token)
+def bind(request: HttpRequest) -> Token[HttpRequest | None]:
+    """Make ``request`` the current one; pass the token to :func:`unbind` when it is done."""
+    return _current_request.set(request)
+
+
+def unbind(token: Token[HttpRequest | None]) -> None:
+    _current_request.reset(token)
 
 
 def escape(value: str) -> str:

@@ -9,6 +9,7 @@ from django.contrib.auth import SESSION_KEY, logout
 from django.shortcuts import redirect
 
 from accounts import audit, factors, sessions
+from core.middleware import surely_anonymous
 
 
 class AuditContextMiddleware:
@@ -20,8 +21,11 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with audit.bound_to(request):
+        token = audit.bind(request)  # a plain try/finally: no context-manager generator per request
+        try:
             return self.get_response(request)
+        finally:
+            audit.unbind(token)
 
 
 class SessionLimitsMiddleware:
@@ -35,7 +39,10 @@ class SessionLimitsMiddleware:
     PROBE_PATHS = ("/healthz/", "/readyz/")
 
     def __call__(self, request):
-        if request.path not in self.PROBE_PATHS and SESSION_KEY in request.session:
+        # No session key (no cookie): no one is signed in, and nothing is read or marked as
+        # read (no ``Vary: Cookie`` from this check alone).
+        session = request.session
+        if session.session_key is not None and request.path not in self.PROBE_PATHS and SESSION_KEY in session:
             self._enforce(request)
         return self.get_response(request)
 
@@ -88,7 +95,9 @@ class SecondFactorEnrolmentMiddleware:
         if hasattr(view_func, "cls") or request.path.startswith("/api/"):
             return None  # DRF views answer for themselves
         match = request.resolver_match
-        if match is None or match.view_name in self.ALLOWED or not request.user.is_authenticated:
+        if match is None or match.view_name in self.ALLOWED or surely_anonymous(request):
+            return None
+        if not request.user.is_authenticated:
             return None
         if factors.needs_enrolment(request.user):
             notice = "Your role needs a second factor. Set up an authenticator app to continue."

@@ -18,8 +18,11 @@ WITHHELD = "-"
 
 def _route(environ: dict) -> str:
     try:
-        from core.redaction import route_of_path
+        from core.redaction import ROUTE_ENVIRON_KEY, route_of_path
 
+        known = environ.get(ROUTE_ENVIRON_KEY)
+        if isinstance(known, str):
+            return known  # the route the request log line named (core.middleware), not resolved again
         return route_of_path(environ.get("PATH_INFO") or "/")
     except Exception:  # noqa: BLE001 - Django not loaded (yet): say nothing rather than the path
         return "(no route)"

@@ -382,7 +382,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # logging.Formatter's text, the date rendered once per second (core/logformat.py).
+        "plain": {"()": "core.logformat.Formatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         # Django's own format for the development server's request lines (make run).
         "django.server": {
             "()": "django.utils.log.ServerFormatter",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from django.conf import settings
@@ -14,10 +14,11 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.utils.functional import SimpleLazyObject, empty
 
-from core.redaction import route_of
+from core.redaction import ROUTE_ENVIRON_KEY, route_of
 from core.unavailable import is_service_outage
 
 request_logger = logging.getLogger("request")
+_to_json = json.JSONEncoder().encode  # what json.dumps(value) calls, without its per-call argument checks
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 PRIVATE_PREFIXES = ("/api/", "/o/")
@@ -40,6 +41,8 @@ class SecurityHeadersMiddleware:
     def _is_signed_in(request) -> bool:
         try:
             user = getattr(request, "user", None)
+            if surely_anonymous(request):
+                return False
             return bool(user is not None and user.is_authenticated)
         except Exception as error:
             if not is_service_outage(error):
@@ -82,7 +85,9 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.id
         if request_logger.isEnabledFor(logging.INFO):
-            self._log(json.dumps(self._record(request, response, started)))
+            route = route_of(request)
+            request.META[ROUTE_ENVIRON_KEY] = route  # gunicorn's access log names it without resolving again
+            self._log(_to_json(self._record(request, response, started, route)))
         return response
 
     @staticmethod
@@ -100,17 +105,17 @@ class RequestLogMiddleware:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         if settings.TRUSTED_PROXY_COUNT and REQUEST_ID.match(incoming):
             return incoming
-        return uuid.uuid4().hex
+        return os.urandom(16).hex()  # uuid4().hex's 32 hex digits, without building a UUID per request
 
     @staticmethod
-    def _record(request, response, started: float) -> dict:
+    def _record(request, response, started: float, route: str) -> dict:
         status = response.status_code
         user_id, client_id = RequestLogMiddleware._principal(request)
         return {
             "event": "request",
             "request_id": request.id,
             "method": request.method,
-            "path": route_of(request),
+            "path": route,
             "status": status,
             "outcome": "ok" if status < 400 else "denied" if status in (401, 403, 404, 429) else "error",
             "user_id": user_id,
@@ -125,7 +130,7 @@ class RequestLogMiddleware:
         which would lose this log line and the X-Request-ID header. Unknown then."""
         try:
             user: Any = getattr(request, "user", None)  # a User, AnonymousUser or an OAuth client
-            if _is_anonymous_without_session(request, user):
+            if surely_anonymous(request):
                 return None, None
             user_id = str(user.pk) if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None
             return user_id, getattr(user, "client_id", None)
@@ -135,14 +140,18 @@ class RequestLogMiddleware:
             return None, None
 
 
-def _is_anonymous_without_session(request, user) -> bool:
+def surely_anonymous(request) -> bool:
     """``request.user`` not resolved yet, and no session to resolve it from: anonymous for sure.
 
-    AuthenticationMiddleware's lazy user reads the session; with no session key there is
-    nothing to read (a bearer token or DRF replaces ``request.user`` itself, so it is no
-    longer this lazy object). Resolving it only to log "nobody" cost every bare request.
+    AuthenticationMiddleware's lazy user reads the session; with no session key (no cookie,
+    or a malformed one) there is nothing to read: it would resolve to
+    ``AnonymousUser``. A bearer token or DRF replaces ``request.user`` itself, so it is no
+    longer this lazy object and this answers False. The request log line, the security
+    headers and the second-factor gate ask it first: resolving the user only to learn
+    "nobody" cost every request without a cookie (issue 16, the per-request floor).
     """
     session = getattr(request, "session", None)
+    user = getattr(request, "user", None)
     return (
         isinstance(user, SimpleLazyObject)
         and user._wrapped is empty

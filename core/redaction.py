@@ -20,6 +20,10 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 
 UNRESOLVED = "(no route)"
+# The WSGI environ key under which the request log leaves the route it wrote, for gunicorn's
+# access log line of the same request (config/gunicorn_logging.py): one resolution per
+# request, not two. A client cannot set it (headers arrive as HTTP_* keys).
+ROUTE_ENVIRON_KEY = "core.redaction.route"
 WITHHELD = "(withheld)"
 STATIC_FILE = re.compile(r"^[A-Za-z0-9._/-]*$")  # hashed asset names: no secret, nothing odd
 

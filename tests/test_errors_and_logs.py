@@ -225,6 +225,44 @@ def test_a_request_without_a_session_logs_nobody_and_reads_no_session(client, re
     assert request_log[0].name == "request" and request_log[0].levelno == logging.INFO
 
 
+def test_a_request_without_a_session_cookie_is_decided_without_resolving_the_user(client):
+    """The second-factor gate, the session limits, the security headers and the log line all
+    know there is nobody without asking the session (a signed-in user is still checked by each:
+    the tests of the gate, the limits, no-store and the log's user_id): the user stays unresolved, and the
+    answer does not vary on a cookie it never read (issue 16, the per-request floor)."""
+    from django.utils.functional import empty
+
+    response = client.get("/o/.well-known/jwks.json")  # a page that never reads the user
+    assert response.status_code == 200
+    assert response.wsgi_request.user._wrapped is empty
+    assert "Cookie" not in response.get("Vary", "")
+
+
+def test_gunicorns_access_log_names_the_route_the_request_log_named_without_resolving_again(client, request_log):
+    from config.gunicorn_logging import _route
+    from core.redaction import ROUTE_ENVIRON_KEY
+
+    response = client.get("/accounts/password/reset/MQ/secret-token-value/")
+    (line,) = [json.loads(record.getMessage()) for record in request_log]
+    environ = response.wsgi_request.META  # the WSGI environ gunicorn's access log reads
+    assert environ[ROUTE_ENVIRON_KEY] == line["path"] == "/accounts/password/reset/<uidb64>/<token>/"
+    with mock.patch("core.redaction.resolve", side_effect=AssertionError("resolved again")):
+        assert _route(environ) == line["path"]
+    # Without the request log's route (a request the site never saw), the path is resolved as before.
+    assert _route({"PATH_INFO": "/accounts/password/reset/MQ/secret-token-value/"}) == line["path"]
+
+
+def test_the_console_log_format_is_loggings_own_to_the_millisecond():
+    from core.logformat import Formatter
+
+    fmt = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    ours, standard = Formatter(fmt), logging.Formatter(fmt)
+    for created in (1_700_000_000.0, 1_700_000_000.0015, 1_700_000_000.999, 1_700_000_001.25, 1_700_003_600.5):
+        record = logging.LogRecord("request", logging.INFO, __file__, 0, "line", (), None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000)
+        assert ours.format(record) == standard.format(record)
+
+
 def test_each_request_logs_one_json_line_with_id_user_and_outcome(client, request_log):
     user = customer()
     client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})

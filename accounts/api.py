@@ -9,7 +9,7 @@ A credential that is refused, of any shape, is a 401 (sign-in, step-up) or a 400
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -153,6 +153,16 @@ class PendingLoginExpired(exceptions.NotAuthenticated):
     )
 
 
+def _signed_in(request, result: login_flow.LoginResult, refusal: exceptions.APIException) -> HttpResponse:
+    """A last sign-in step's answer: 429 when throttled, ``refusal`` when refused, else the login's 200."""
+    if result.is_throttled:
+        raise TooManyLoginAttempts(wait=result.retry_after)
+    if not result.is_success:
+        raise refusal
+    response = Response({"status": "success", "user": user_summary(result.user)})
+    return login_flow.finish_response(request._request, response, result)
+
+
 @method_decorator(sensitive_post_parameters("code", "recovery_code"), name="dispatch")
 class SecondStepView(APIView):
     """The second step of a sign-in that answered ``mfa_required``."""
@@ -169,14 +179,8 @@ class SecondStepView(APIView):
         result = login_flow.attempt_second_step(request._request, **serializer.validated_data)
         if result.is_expired:
             raise PendingLoginExpired()
-        if result.is_throttled:
-            raise TooManyLoginAttempts(wait=result.retry_after)
-        if not result.is_success:
-            if "passkey" in serializer.validated_data:
-                raise InvalidCode(login_flow.INVALID_PASSKEY_MESSAGE)
-            raise InvalidCode()
-        response = Response({"status": "success", "user": user_summary(result.user)})
-        return login_flow.finish_response(request._request, response, result)
+        passkey = "passkey" in serializer.validated_data
+        return _signed_in(request, result, InvalidCode(login_flow.INVALID_PASSKEY_MESSAGE if passkey else None))
 
 
 class SecondStepOptionsView(APIView):
@@ -229,12 +233,7 @@ class PasskeyLoginView(APIView):
         serializer = PasskeyLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = login_flow.attempt_passkey_login(request._request, **serializer.validated_data)
-        if result.is_throttled:
-            raise TooManyLoginAttempts(wait=result.retry_after)
-        if not result.is_success:
-            raise InvalidCredentials(login_flow.INVALID_PASSKEY_MESSAGE)
-        response = Response({"status": "success", "user": user_summary(result.user)})
-        return login_flow.finish_response(request._request, response, result)
+        return _signed_in(request, result, InvalidCredentials(login_flow.INVALID_PASSKEY_MESSAGE))
 
 
 class ReauthenticateSerializer(StrictSerializerMixin, serializers.Serializer):

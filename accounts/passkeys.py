@@ -30,8 +30,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -47,12 +48,10 @@ from webauthn import (
 )
 from webauthn.helpers import parse_authentication_credential_json, parse_registration_credential_json
 from webauthn.helpers.structs import (
-    AuthenticationCredential,
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
     CredentialDeviceType,
     PublicKeyCredentialDescriptor,
-    RegistrationCredential,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
@@ -60,6 +59,7 @@ from webauthn.helpers.structs import (
 from accounts.models import Passkey, User
 
 logger = logging.getLogger("accounts.passkeys")
+T = TypeVar("T")
 
 CHALLENGE_KEY = "accounts.passkeys.challenge"
 CHALLENGE_TTL = 120  # seconds between the options and the answer
@@ -219,17 +219,10 @@ def registration_options(request: HttpRequest, user: User) -> dict:
     return _as_dict(options)
 
 
-def _parse_registration(credential: Any) -> RegistrationCredential:
-    try:
-        return parse_registration_credential_json(credential)
-    except Exception as exc:  # noqa: BLE001 - client data of any shape: refusing it is the answer
-        raise PasskeyError(f"malformed registration ({type(exc).__name__})") from None
-
-
 def register(request: HttpRequest, user: User, *, credential: Any, name: str) -> Passkey:
     """Verify the browser's answer to :func:`registration_options` and store the passkey."""
     expected = take_challenge(request, purpose=REGISTER, user=user)
-    parsed = _parse_registration(credential)
+    parsed = _parse(parse_registration_credential_json, credential, "registration")
     try:
         verified = verify_registration_response(
             credential=parsed, expected_challenge=expected, expected_rp_id=rp_id(), expected_origin=origin()
@@ -284,11 +277,12 @@ def authentication_options(request: HttpRequest, *, purpose: str, user: User | N
     return _as_dict(options)
 
 
-def _parse_assertion(credential: Any) -> AuthenticationCredential:
+def _parse(parse: Callable[[Any], T], credential: Any, what: str) -> T:
+    """py_webauthn's parse of the browser's JSON; any failure is a refusal, never a 500."""
     try:
-        return parse_authentication_credential_json(credential)
+        return parse(credential)
     except Exception as exc:  # noqa: BLE001 - client data of any shape: refusing it is the answer
-        raise PasskeyError(f"malformed assertion ({type(exc).__name__})") from None
+        raise PasskeyError(f"malformed {what} ({type(exc).__name__})") from None
 
 
 def authenticate(request: HttpRequest, *, purpose: str, credential: Any, user: User | None = None) -> Assertion:
@@ -299,7 +293,7 @@ def authenticate(request: HttpRequest, *, purpose: str, credential: Any, user: U
     agree) and user verification is required: the passkey is then the only factor shown.
     """
     expected = take_challenge(request, purpose=purpose, user=user)
-    parsed = _parse_assertion(credential)
+    parsed = _parse(parse_authentication_credential_json, credential, "assertion")
     passkey = Passkey.objects.select_related("user").filter(credential_id=parsed.raw_id).first()
     if passkey is None:
         raise PasskeyError("unknown credential")

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from accounts import factors, login as login_flow, passkeys, reauth, services
+from accounts import factors, login as login_flow, passkeys, reauth, services, throttles
 from accounts.forms import PasskeyRenameForm, ReauthenticateForm, SecondStepForm, TotpConfirmForm
 from accounts.models import AuditEvent, Passkey
 from accounts.reauth import reauthentication_required
@@ -26,11 +26,6 @@ from accounts.redirects import safe_next
 
 TOTP_SETUP_KEY = "accounts.totp.setup_secret"  # the secret being set up, until confirmed
 SECURITY_EVENTS = 20
-
-
-def _wait_text(seconds: int) -> str:
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes} min {rest} s" if minutes and rest else (f"{minutes} min" if minutes else f"{rest} s")
 
 
 @login_not_required
@@ -56,8 +51,7 @@ def login_second_step_view(request: HttpRequest) -> HttpResponse:
             messages.info(request, "That sign-in took too long. Please sign in again.")
             return redirect("accounts:login")
         if result.is_throttled:
-            wait = _wait_text(result.retry_after or 0)
-            form.add_error(None, f"Too many sign-in attempts. Please wait {wait} and try again.")
+            form.add_error(None, login_flow.THROTTLED_MESSAGE.format(wait=throttles.wait_text(result.retry_after or 0)))
             status = 429
         else:
             form.add_error(None, login_flow.INVALID_CODE_MESSAGE)
@@ -84,7 +78,8 @@ def reauthenticate_view(request: HttpRequest) -> HttpResponse:
         if result.is_success:
             return redirect(next_url)
         if result.is_throttled:
-            form.add_error(None, f"Too many attempts. Please wait {_wait_text(result.retry_after or 0)} and try again.")
+            wait = throttles.wait_text(result.retry_after or 0)
+            form.add_error(None, f"Too many attempts. Please wait {wait} and try again.")
             status = 429
         else:
             form.add_error(None, "That did not match. Try again.")

@@ -36,6 +36,7 @@ Event = audit.Event
 Outcome = audit.Outcome
 
 INVALID_CREDENTIALS_MESSAGE = "Invalid email or password"
+THROTTLED_MESSAGE = "Too many sign-in attempts. Please wait {wait} and try again."  # pages; {wait}: throttles.wait_text
 INVALID_PASSKEY_MESSAGE = "That passkey was not accepted. Try again, or use another way to sign in."
 INVALID_CODE_MESSAGE = "That code is not valid. Check your authenticator app (or the recovery code) and try again."
 PENDING_KEY = "accounts.login.pending"

@@ -154,6 +154,15 @@ def hit_all(request: HttpRequest, *checks: tuple[str, str, str]) -> int | None:
     return wait_of(count(*checks))
 
 
+
+def wait_text(seconds: int) -> str:
+    """A throttle's wait as the pages say it: "45 s", "4 min", "4 min 10 s"."""
+    minutes, rest = divmod(seconds, 60)
+    if minutes and rest:
+        return f"{minutes} min {rest} s"
+    return f"{minutes} min" if minutes else f"{rest} s"
+
+
 LOGIN_IP = "login:ip"
 LOGIN_ACCOUNT = "login:account"
 

@@ -25,15 +25,6 @@ from accounts.password_reset import password_reset_mail
 from accounts.reauth import reauthentication_required
 from accounts.redirects import safe_next
 
-THROTTLED_MESSAGE = "Too many sign-in attempts. Please wait {wait} and try again."
-
-
-def _wait_text(seconds: int) -> str:
-    minutes, rest = divmod(seconds, 60)
-    if minutes and rest:
-        return f"{minutes} min {rest} s"
-    return f"{minutes} min" if minutes else f"{rest} s"
-
 
 @login_not_required
 def home(request):
@@ -60,7 +51,7 @@ def login_view(request):
         if result.needs_second_step:
             return redirect(f"{reverse('accounts:login_2fa')}?{urlencode({'next': next_url})}")
         if result.is_throttled:
-            form.add_error(None, THROTTLED_MESSAGE.format(wait=_wait_text(result.retry_after or 0)))
+            form.add_error(None, login_flow.THROTTLED_MESSAGE.format(wait=throttles.wait_text(result.retry_after or 0)))
             status = 429
         else:
             form.add_error(None, login_flow.INVALID_CREDENTIALS_MESSAGE)
@@ -104,7 +95,7 @@ def register_view(request):
         )
         if wait is not None:
             form.is_valid()
-            form.add_error(None, f"Too many registrations from your network. Please wait {_wait_text(wait)}.")
+            form.add_error(None, f"Too many registrations from your network. Please wait {throttles.wait_text(wait)}.")
             response = render(request, "accounts/register.html", {"form": form}, status=429)
             response["Retry-After"] = str(wait)
             return response
@@ -151,7 +142,7 @@ def email_confirm_send_view(request):
         request, group="email-confirm:account", key=str(request.user.pk), rate=settings.EMAIL_CONFIRM_RATE
     )
     if wait is not None:
-        messages.error(request, f"A link was sent a moment ago. Please wait {_wait_text(wait)}.")
+        messages.error(request, f"A link was sent a moment ago. Please wait {throttles.wait_text(wait)}.")
     elif not request.user.email_verified:
         email_confirmation.send_confirmation(request.user)
         messages.success(request, f"We sent a confirmation link to {request.user.email}.")
@@ -172,7 +163,7 @@ def password_change_view(request):
             rate=settings.PASSWORD_CHANGE_RATE_PER_ACCOUNT,
         )
         if wait is not None:
-            form.add_error(None, f"Too many attempts. Please wait {_wait_text(wait)}.")
+            form.add_error(None, f"Too many attempts. Please wait {throttles.wait_text(wait)}.")
             response = render(request, "accounts/password_change.html", {"form": form}, status=429)
             response["Retry-After"] = str(wait)
             return response

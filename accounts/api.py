@@ -276,6 +276,8 @@ class ReauthenticateView(APIView):
                     "This account re-authenticates with its passkey (or its authenticator app's code): "
                     "POST /api/auth/reauthenticate/options/ first."
                 )
+            if "password" not in serializer.validated_data:
+                raise InvalidCredentials("This account re-authenticates with its password: send {\"password\": ...}.")
             raise InvalidCredentials("That password is not right.")
         return Response({"status": "success"})
 

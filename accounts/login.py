@@ -186,7 +186,7 @@ def attempt_passkey_login(request: HttpRequest, *, credential: Any) -> LoginResu
     """Sign in with a passkey alone (no password): a discoverable credential, user verified.
 
     The session's methods are ``passkey`` and ``uv``, which an ID token states as
-    ``amr: ["hwk", "mfa", "user"]``. That is two factors, not one: the passkey is
+    ``amr: ["hwk", "user", "mfa"]``. That is two factors, not one: the passkey is
     something the user has (a key bound to their device, RFC 8176 ``hwk``), and user
     verification, which this ceremony *requires*, means the authenticator checked
     something they know or are (its PIN or biometric, ``user``) before signing. NIST SP

@@ -212,6 +212,10 @@ def test_the_api_step_up_takes_the_password_from_an_account_without_a_factor():
     client = api_client(alice)
     wrong = api_call(client, "POST", "/api/auth/reauthenticate/", {"password": "not the password at all"})
     assert (wrong.status_code, wrong.json()["code"]) == (401, "INVALID_CREDENTIALS")
+    # A code from an account without a factor is refused, and the answer names what it takes.
+    code = api_call(client, "POST", "/api/auth/reauthenticate/", {"code": "123456"})
+    assert (code.status_code, code.json()["code"]) == (401, "INVALID_CREDENTIALS")
+    assert "with its password" in code.json()["message"]
     assert api_call(client, "POST", "/api/auth/reauthenticate/", {"password": PASSWORD}).status_code == 200
 
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from accounts import factors, passkeys, services, sessions
 from accounts.models import AuditEvent, Passkey, RecoveryCode
@@ -508,3 +509,68 @@ def test_the_pages_offer_passkeys_through_the_script_without_inline_code():
     _stale(signed_in)
     reauth = signed_in.get("/accounts/reauthenticate/?next=/accounts/passkeys/")
     assert b'data-passkey="reauthenticate"' in reauth.content and b'name="password"' not in reauth.content
+
+
+# --- Rules a review found untested -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gone", ["deactivated", "deleted"])
+def test_a_passkey_of_a_deactivated_or_deleted_account_signs_nobody_in(gone):
+    alice = customer()
+    passkey = enrol_passkey(alice)
+    if gone == "deactivated":
+        alice.is_active = False
+    else:
+        alice.deleted_at = timezone.now()
+    alice.save()
+    client = _anonymous()
+    response = _passwordless(client, passkey.authenticator)
+    assert (response.status_code, response.json()["code"]) == (401, "INVALID_CREDENTIALS")
+    assert _events("login_succeeded", actor=alice) == 0
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_assertion_whose_backup_eligibility_changed_is_refused():
+    alice = customer()
+    passkey = enrol_passkey(alice)  # registered as a single-device credential
+    before = Passkey.objects.get(pk=passkey.pk)
+    passkey.authenticator.backup_eligible = True  # another credential claiming the same id
+    response = _passwordless(_anonymous(), passkey.authenticator)
+    assert response.status_code == 401
+    after = Passkey.objects.get(pk=passkey.pk)
+    assert (after.sign_count, after.last_used_at) == (before.sign_count, before.last_used_at)
+    assert _events("login_succeeded", actor=alice) == 0
+
+
+def test_an_account_holds_at_most_max_passkeys():
+    alice = customer()
+    client = api_client(alice)
+    for _ in range(passkeys.MAX_PASSKEYS - 1):
+        enrol_passkey(alice)
+    assert api_call(client, "POST", "/api/auth/passkeys/options/").status_code == 200
+    issued = client.session[passkeys.CHALLENGE_KEY]
+    enrol_passkey(alice)
+    refused = api_call(client, "POST", "/api/auth/passkeys/options/")
+    assert refused.status_code == 403 and f"at most {passkeys.MAX_PASSKEYS}" in refused.json()["message"]
+    assert client.session[passkeys.CHALLENGE_KEY] == issued  # no new challenge was issued
+
+
+def test_passwordless_attempts_count_per_ip_whatever_credential_they_name(settings):
+    settings.LOGIN_RATE_PER_IP = "2/m"
+    client = _anonymous()
+    statuses = [_passwordless(client, soft_authenticator()).status_code for _ in range(3)]  # unknown credentials
+    assert statuses == [401, 401, 429]
+    row = AuditEvent.objects.get(event="login_throttled", reason="passkey, per IP")
+    assert row.count == 1 and row.target.startswith("ip:")
+
+
+def test_recovery_codes_stay_while_another_factor_remains():
+    alice = enrol_totp(customer())
+    first, second = enrol_passkey(alice), enrol_passkey(alice)
+    services.recovery_codes_regenerate(user=alice)
+    services.passkey_remove(passkey=first)  # a passkey and the app remain
+    assert factors.recovery_codes_left(alice) == 10
+    services.totp_disable(user=alice)  # a passkey remains
+    assert factors.recovery_codes_left(alice) == 10
+    services.passkey_remove(passkey=second)  # nothing remains
+    assert factors.recovery_codes_left(alice) == 0

@@ -57,12 +57,17 @@ def test_attempts_land_in_django_ratelimits_own_counter():
 def test_every_bucket_of_an_attempt_counts_and_the_longest_wait_wins():
     ip, account = f"198.51.100.7-{secrets.token_hex(4)}", _key()  # keys of its own: the cache outlives a test
     checks = (("login:ip", ip, "2/m"), ("login:account", account, "1/h"))
-    waits = [throttles.wait_of(throttles.count(*checks)) for _ in range(3)]
+    attempts = [throttles.count(*checks) for _ in range(3)]
+    waits = [throttles.wait_of(counts) for counts in attempts]
 
     assert waits[0] is None
-    # The second attempt is over the account's 1/h, within its hour-long window.
-    assert waits[1] is not None and 60 < waits[1] <= 3600
-    assert waits[2] is not None and 60 < waits[2] <= 3600
+    # The second attempt is over the account's 1/h only: its wait is that bucket's (within the hour).
+    ip_count, account_count = attempts[1]
+    assert not ip_count.is_over and account_count.is_over
+    assert waits[1] == account_count.wait and 0 < waits[1] <= 3600
+    # The third is over both: the longer wait wins (whichever window ends later).
+    assert all(counted.is_over for counted in attempts[2])
+    assert waits[2] == max(counted.wait for counted in attempts[2])
     assert _usage("login:ip", ip, "2/m", increment=False)["count"] == 3
     assert _usage("login:account", account, "1/h", increment=False)["count"] == 3
 

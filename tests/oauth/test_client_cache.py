@@ -122,6 +122,7 @@ def test_a_new_secret_refuses_the_old_one_at_once(service):
 
 
 def test_a_deleted_client_is_refused_at_once(service):
+    assert token_request(service.client_id, service.client_secret).status_code == 200  # the client is cached
     Application.objects.get(client_id=service.client_id).delete()
 
     assert entry(service.client_id) == token_cache.TOMBSTONE

@@ -31,10 +31,12 @@ from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
     get_grant_model,
+    get_id_token_model,
     get_refresh_token_model,
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import get_scopes_backend
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts import audit, throttles
@@ -45,6 +47,7 @@ from oauth.models import Consent, SpentRefreshToken, TokenFamily, digest
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
+IDToken = get_id_token_model()
 
 
 def _client_id(request) -> str:
@@ -66,7 +69,7 @@ def _audit(event: str, request, outcome: str = audit.Outcome.SUCCESS, reason: st
 def _revoke_family(token_family) -> None:
     """Revoke a refresh family while holding its TokenFamily row.
 
-    A rotation of the same family takes that lock first too (``_hold_unrevoked_family``),
+    A rotation of the same family takes that lock first too (``_lock_family``),
     so a replay's revocation either runs after the rotation committed (and revokes the new
     refresh token as well) or before it (and the rotation then refuses).
     """
@@ -357,18 +360,16 @@ class Validator(OAuth2Validator):
             _revoke_family(rt.token_family)
         _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "refresh token replayed")
 
-    def _hold_unrevoked_family(self, request) -> None:
-        """Inside the rotation's transaction: lock the family, then make sure it is still alive.
+    def _lock_family(self, request) -> None:
+        """Inside the rotation's transaction, before the token is spent: hold its family's row.
 
         A replay of an older member revokes the family under the same lock, possibly after
-        this exchange validated its token: rotating then would add a live member to a
-        revoked family; instead this exchange fails too.
+        this exchange validated its token; the spend (``_rotate``) then finds the token
+        revoked and refuses, instead of adding a live member to a revoked family.
         """
         rt = request.refresh_token_instance
         if rt.token_family:
             list(TokenFamily.objects.select_for_update().filter(family=rt.token_family))
-        if not RefreshToken.objects.filter(pk=rt.pk, revoked__isnull=True).exists():
-            raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
 
     # --- Saving tokens ---------------------------------------------------------
 
@@ -381,10 +382,12 @@ class Validator(OAuth2Validator):
                     # spend (it runs again, unchanged, inside DOT's save).
                     self._check_and_set_request_resource(request)
                     self._spend_refresh_token(request)
-                    self._hold_unrevoked_family(request)
+                    self._lock_family(request)
                 code_replayed = request.grant_type == "authorization_code" and not self._redeem_code(request)
                 if not code_replayed:
-                    result = super().save_bearer_token(token, request, *args, **kwargs)
+                    # DOT's save_bearer_token is only this method in a transaction of its own
+                    # (a savepoint here, two round trips): this one is already open.
+                    result = self._save_bearer_token(token, request, *args, **kwargs)
                     if request.grant_type == "authorization_code" and token.get("refresh_token"):
                         rt = request.issued_refresh_token  # created by this save (_create_refresh_token)
                         TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
@@ -401,13 +404,58 @@ class Validator(OAuth2Validator):
             raise errors.InvalidGrantError(description="The authorization code was already used.", request=request)
         return result
 
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        if request.grant_type == "refresh_token" and token.get("refresh_token"):
+            return self._rotate(token, request)
+        return super()._save_bearer_token(token, request, *args, **kwargs)
+
+    def _rotate(self, token, request) -> None:
+        """DOT's rotation (revoke the old pair, issue a new one) in the statements it needs.
+
+        DOT locked the refresh token twice, looked for an access token already issued from it
+        (a grace period this project does not allow), and revoked the pair through the ORM's
+        delete cascade: nine statements. Here the family is locked already (``_lock_family``)
+        and the token's spend was recorded (``_spend_refresh_token``); what is left is one
+        conditional UPDATE, which is also the last check that the token is still alive (a
+        replay's revocation or a sign-out everywhere may have committed since validation),
+        and one DELETE of the access token it had been paired with.
+        """
+        if "scope" not in token:
+            raise errors.FatalClientError(description="Failed to renew access token: missing scope", request=request)
+        # request.resource was checked and set before the spend (save_bearer_token).
+        now = timezone.now()
+        expires = now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+        old = request.refresh_token_instance
+        spent = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(revoked=now, access_token=None)
+        if not spent:
+            raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
+        if old.access_token_id is not None:
+            # The one row that pointed at it is the token just updated, so nothing cascades:
+            # no collector, no per-row signal. Its cache entry goes as a signal would drop it.
+            token_cache.forget([old.access_token.token_checksum])
+            AccessToken.objects.filter(pk=old.access_token_id)._raw_delete(AccessToken.objects.db)
+        access_token = self._create_access_token(expires, request, token, source_refresh_token=old)
+        self._create_refresh_token(request, token["refresh_token"], access_token, old)
+        request.refresh_token_instance = None  # spent (DOT does the same)
+
     # DOT links the new access token to its ID token by parsing the token it has just signed:
     # the JWT, the client's row (by audience), an RSA signature check and the ID token's row by
-    # jti. The row was created moments ago in this request, so it is kept on the request and
-    # used directly; likewise the new refresh token, whose family a code exchange records.
+    # jti. The row is built in this request, so it is kept on the request and used directly;
+    # likewise the new refresh token, whose family a code exchange records. At the token
+    # endpoint the ID token's row is written in the tokens' transaction (DOT commits it on its
+    # own, before the tokens, and leaves it behind when the exchange then fails).
 
     def _save_id_token(self, jti, request, expires, *args, **kwargs):
-        id_token = super()._save_id_token(jti, request, expires, *args, **kwargs)
+        if request.grant_type not in ("authorization_code", "refresh_token"):
+            id_token = super()._save_id_token(jti, request, expires, *args, **kwargs)
+        else:
+            id_token = IDToken(
+                user=request.user,
+                scope=request.scope or " ".join(request.scopes),
+                expires=expires,
+                jti=jti,
+                application=request.client,
+            )  # saved by _create_access_token, inside save_bearer_token's transaction
         request.issued_id_token = id_token
         return id_token
 
@@ -415,6 +463,8 @@ class Validator(OAuth2Validator):
         issued = getattr(request, "issued_id_token", None)
         if issued is None or not token.get("id_token"):
             return super()._create_access_token(expires, request, token, source_refresh_token)
+        if issued._state.adding:
+            issued.save()
         # DOT's _create_access_token, with the ID token this request created.
         access_token = AccessToken(
             user=request.user,

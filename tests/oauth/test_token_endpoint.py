@@ -12,7 +12,12 @@ import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher, check_password
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from accounts.models import AuditEvent
 from oauth.models import ClientPolicy, Consent, SpentRefreshToken, digest
@@ -325,6 +330,71 @@ def test_a_cache_outage_while_issuing_changes_nothing_and_the_refresh_token_stay
     retry = refresh(public_client.client_id, tokens["refresh_token"])
     assert retry.status_code == 200, retry.content
     assert_family_alive(retry.json()["refresh_token"])
+
+
+def test_a_refresh_refuses_the_old_access_token_at_once_even_when_it_was_cached(browser, public_client):
+    """The rotation deletes the old access token without the ORM's cascade: its cache entry goes too."""
+    tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
+    assert api_status(tokens["access_token"]) == 200  # now in the token cache
+
+    refreshed = refresh(public_client.client_id, tokens["refresh_token"])
+
+    assert refreshed.status_code == 200, refreshed.content
+    assert api_status(tokens["access_token"]) == 401
+    assert not AccessToken.objects.filter(token_checksum=digest(tokens["access_token"])).exists()
+    assert api_status(refreshed.json()["access_token"]) == 200
+
+
+def test_a_refresh_token_revoked_after_validation_issues_nothing(browser, public_client, monkeypatch):
+    """A sign-out everywhere (or a replay's revocation) may commit between the validation and the
+    spend: the spend's conditional UPDATE is the last check, and the refresh fails whole."""
+    from oauth.validators import Validator
+
+    tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
+    row = RefreshToken.objects.get(token_checksum=digest(tokens["refresh_token"]))
+    issued_before = AccessToken.objects.count()
+    lock_family = Validator._lock_family
+
+    def revoked_meanwhile(self, request):
+        RefreshToken.objects.filter(pk=row.pk).update(revoked=timezone.now())
+        lock_family(self, request)
+
+    monkeypatch.setattr(Validator, "_lock_family", revoked_meanwhile)
+    refused = refresh(public_client.client_id, tokens["refresh_token"])
+
+    assert_oauth_error(refused, "invalid_grant")
+    # (The simulated revocation ran inside the refused transaction and rolled back with it.)
+    assert AccessToken.objects.count() == issued_before
+    assert not AccessToken.objects.filter(source_refresh_token=row).exists()
+    assert RefreshToken.objects.filter(token_family=row.token_family).count() == 1
+
+
+@pytest.mark.parametrize("grant", ["authorization_code", "refresh_token"])
+def test_a_token_request_that_fails_while_saving_leaves_no_id_token_row(browser, public_client, monkeypatch, grant):
+    """The ID token's row is written in the tokens' transaction, not committed on its own before it."""
+    from oauth import validators
+
+    IDToken = get_id_token_model()
+    tokens, request = tokens_for(browser, public_client.client_id)
+    if grant == "authorization_code":
+        response, request = authorize_on(browser, public_client.client_id)
+        code = code_from(response, request)
+        send = lambda: exchange_code(Client(), public_client.client_id, code, request)  # noqa: E731
+    else:
+        send = lambda: refresh(public_client.client_id, tokens["refresh_token"])  # noqa: E731
+    id_tokens_before = IDToken.objects.count()
+
+    def failing_audit(*args, **kwargs):
+        raise RuntimeError("the audit row could not be written")
+
+    monkeypatch.setattr(validators, "_audit", failing_audit)
+    with pytest.raises(RuntimeError):
+        send()
+    assert IDToken.objects.count() == id_tokens_before
+    monkeypatch.undo()
+    retried = send()
+    assert retried.status_code == 200, retried.content
+    assert IDToken.objects.count() == id_tokens_before + 1
 
 
 # --- The password grant does not exist -----------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import (
@@ -33,6 +34,7 @@ from oauth2_provider.models import (
     get_grant_model,
     get_id_token_model,
     get_refresh_token_model,
+    refresh_token_expire_timedelta,
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import get_scopes_backend
@@ -208,14 +210,24 @@ class Validator(OAuth2Validator):
 
     @staticmethod
     def _grant_for(code: str, request):
-        """The code's row with its user, read once per request (DOT reads it four times).
+        """The code's row with its user and its family's sign-in, read once per request (DOT read
+        the code four times, and we its family once more).
 
         Kept on the request: a simultaneous exchange may delete the row before oauthlib's
         later look-ups (scopes, nonce, redirect URI, PKCE), which must then not fail with a 500.
         """
         grant = getattr(request, "grant", None)
         if grant is None or grant.code != code:
-            grant = Grant.objects.select_related("user").filter(code=code).first()
+            family = TokenFamily.objects.filter(code_digest=digest(code))
+            grant = (
+                Grant.objects.select_related("user")
+                .annotate(  # how the user authenticated, recorded with the code (save_authorization_code)
+                    family_auth_time=Subquery(family.values("auth_time")[:1]),
+                    family_amr=Subquery(family.values("amr")[:1]),
+                )
+                .filter(code=code)
+                .first()
+            )
             request.grant = grant
         return grant
 
@@ -244,9 +256,8 @@ class Validator(OAuth2Validator):
             request.nonce = grant.nonce
         if grant.claims:
             request.claims = json.loads(grant.claims)
-        family = TokenFamily.objects.get(code_digest=code_digest)
-        request.auth_time = family.auth_time
-        request.amr = family.amr.split()
+        request.auth_time = grant.family_auth_time
+        request.amr = (grant.family_amr or "").split()
         request.code_digest = code_digest
         return True
 
@@ -296,41 +307,70 @@ class Validator(OAuth2Validator):
     # --- Refresh tokens -----------------------------------------------------------
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
-            rt = RefreshToken.objects.filter(token_checksum=digest(refresh_token)).first()
-            spent = SpentRefreshToken.objects.filter(token_checksum=digest(refresh_token)).exists()
-            if rt is not None and rt.revoked is not None and spent:
-                # Exchanged before: a replay (DOT has revoked the family). A token revoked at
-                # /o/revoke_token/ or by a sign-out everywhere and then tried is no replay.
+        """DOT's checks and ours, on one statement (DOT read the token, then its user, then its
+        client; we then read its family and the user's consent).
+
+        DOT's rules, with this project's settings (rotation, reuse protection, no grace period):
+        a revoked token revokes its whole family; a live one needs its access token (it is
+        dead ``REFRESH_TOKEN_EXPIRE_SECONDS`` after that one expires) and must be the client's.
+        Ours: a user who may no longer use tokens, and a chain past its absolute lifetime, are
+        refused; a revoked token that was exchanged before is a replay, and audited as one (one
+        revoked at ``/o/revoke_token/`` or by a sign-out everywhere and then tried is not).
+        """
+        families = TokenFamily.objects.filter(family=OuterRef("token_family"))
+        consents = Consent.objects.filter(user=OuterRef("user_id"), application=OuterRef("application_id"))
+        rt = (
+            RefreshToken.objects.filter(token_checksum=digest(refresh_token))
+            .select_related("access_token", "user")
+            .annotate(
+                family_started_at=Subquery(families.values("started_at")[:1]),
+                family_auth_time=Subquery(families.values("auth_time")[:1]),
+                family_amr=Subquery(families.values("amr")[:1]),
+                consented_scopes=Subquery(consents.values("scopes")[:1]),
+            )
+            # Several rows may share a checksum (DOT's uniqueness is checksum and revoked):
+            # the live one first.
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if rt is None:
+            return False
+        if rt.revoked is not None:
+            if rt.token_family:
+                _revoke_family(rt.token_family)
+            if SpentRefreshToken.objects.filter(token_checksum=rt.token_checksum).exists():
                 request.user = rt.user
                 _audit(audit.Event.TOKEN_REUSE_DETECTED, request, audit.Outcome.DENIED, "refresh token replayed")
             return False
-        rt = request.refresh_token_instance
-        if not may_use_tokens(rt.user):
+        if rt.access_token is None or not may_use_tokens(rt.user):
             return False
-        family = TokenFamily.objects.filter(family=rt.token_family).first()
-        if family is not None:
-            if family.started_at + timedelta(seconds=settings.REFRESH_TOKEN_ABSOLUTE_TTL) <= timezone.now():
+        now = timezone.now()
+        lifetime = refresh_token_expire_timedelta()
+        if lifetime and rt.access_token.expires + lifetime <= now:
+            return False
+        if rt.family_started_at is not None:
+            if rt.family_started_at + timedelta(seconds=settings.REFRESH_TOKEN_ABSOLUTE_TTL) <= now:
                 return False
-            request.auth_time = family.auth_time
-            request.amr = family.amr.split()
-        return True
+            request.auth_time = rt.family_auth_time
+            request.amr = rt.family_amr.split()
+        request.user = rt.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = rt
+        return rt.application_id == client.pk
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> list[str]:
         """The scopes a refresh may still carry: the token's, narrowed to what is allowed now.
 
         oauthlib issues these when the request names no scope, and refuses with
         ``invalid_scope`` a requested scope outside them. A client whose allowed scopes were
-        cut, or a user whose approval no longer covers a scope, gets the intersection.
+        cut, or a user whose approval no longer covers a scope, gets the intersection. The
+        token, its access token and the consent were read by ``validate_refresh_token``.
         """
-        original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
-        original = original.split() if isinstance(original, str) else list(original)
+        rt = request.refresh_token_instance
+        original = rt.access_token.scope.split()
         allowed = set(get_scopes_backend().get_available_scopes(application=request.client, request=request))
         if not request.client.skip_authorization:
-            approved = Consent.objects.filter(
-                user=request.refresh_token_instance.user, application=request.client
-            ).first()
-            allowed &= set(approved.scope_list) if approved is not None else set()
+            allowed &= set((rt.consented_scopes or "").split())
         remaining = [scope for scope in original if scope in allowed]
         if not remaining:
             raise errors.InvalidGrantError(

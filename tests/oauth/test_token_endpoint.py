@@ -332,6 +332,32 @@ def test_a_cache_outage_while_issuing_changes_nothing_and_the_refresh_token_stay
     assert_family_alive(retry.json()["refresh_token"])
 
 
+@pytest.mark.parametrize(("idle_beyond", "status"), [(timedelta(seconds=-30), 200), (timedelta(seconds=1), 400)])
+def test_a_refresh_token_dies_once_idle_for_its_idle_lifetime(browser, public_client, settings, idle_beyond, status):
+    """REFRESH_TOKEN_IDLE_TTL after its access token expired, a refresh token is dead (DOT's rule)."""
+    tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
+    idle = timedelta(seconds=settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"])
+    AccessToken.objects.filter(token_checksum=digest(tokens["access_token"])).update(
+        expires=timezone.now() - idle - idle_beyond
+    )
+
+    response = refresh(public_client.client_id, tokens["refresh_token"])
+
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert_oauth_error(response, "invalid_grant")
+
+
+def test_a_live_refresh_token_whose_access_token_was_deleted_is_invalid_grant(browser, public_client):
+    """An orphan (its access token deleted out of band) has nothing left to refresh against."""
+    tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")
+    AccessToken.objects.filter(token_checksum=digest(tokens["access_token"])).delete()
+    assert RefreshToken.objects.get(token_checksum=digest(tokens["refresh_token"])).revoked is None
+
+    assert_oauth_error(refresh(public_client.client_id, tokens["refresh_token"]), "invalid_grant")
+    assert not AccessToken.objects.exists()
+
+
 def test_a_refresh_refuses_the_old_access_token_at_once_even_when_it_was_cached(browser, public_client):
     """The rotation deletes the old access token without the ORM's cascade: its cache entry goes too."""
     tokens, _request = tokens_for(browser, public_client.client_id, scope="openid orders:read")

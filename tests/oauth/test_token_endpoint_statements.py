@@ -70,13 +70,14 @@ def client_credentials(service_client):
 # tokens' transaction (DOT's own atomic block around it stays, empty: two savepoint statements
 # here, nothing on a production connection, where an empty transaction sends nothing).
 CLIENT_CREDENTIALS = 4  # the save transaction (2), the token, the audit row
-# The refresh: the token (with its access token), its user, its client (DOT compares the
-# instances), its family, the consent; the empty ID token block (2); the save transaction (2)
+# The refresh: the token with its access token, its user, its family and the user's consent
+# (one statement; DOT read the token, the user and the client, we then the family and the
+# consent); the empty ID token block (2); the save transaction (2)
 # around: the spent row, the family's lock, the conditional UPDATE that spends the token, the
 # DELETE of its access token, the ID token, the new access and refresh tokens, the audit row;
 # DOT's view reads the access token it returns.
-REFRESH = 18
-CODE_EXCHANGE = 15
+REFRESH = 14
+CODE_EXCHANGE = 14  # the code with its user and family in one statement; DOT re-reads it (RFC 8707) saving
 INTROSPECTION = 0  # the client and the token both come from the cache
 
 
@@ -89,7 +90,7 @@ def test_client_credentials_runs_four_statements_and_never_reads_the_client_row(
     assert len(statements) == CLIENT_CREDENTIALS, statements
 
 
-def test_a_refresh_runs_eighteen_statements(browser, public_client):
+def test_a_refresh_runs_fourteen_statements(browser, public_client):
     settle(public_client)
     tokens, _request = tokens_for(browser, public_client.client_id)
     response, statements = counted(lambda: form_post(Client(), TOKEN_PATH, {
@@ -99,7 +100,7 @@ def test_a_refresh_runs_eighteen_statements(browser, public_client):
     assert_access_token_carries_its_id_token(response.json())
 
 
-def test_a_code_exchange_runs_fifteen_statements_and_reads_the_code_once(browser, public_client):
+def test_a_code_exchange_runs_fourteen_statements_and_reads_the_code_once(browser, public_client):
     settle(public_client)
     tokens_for(browser, public_client.client_id)
     response, request = authorize_on(browser, public_client.client_id)

@@ -295,6 +295,37 @@ class Validator(OAuth2Validator):
             )
         return True
 
+    def _check_and_set_request_resource(self, request) -> None:
+        """RFC 8707 at the token endpoint: DOT's checks, with the code's row read once.
+
+        DOT normalises and checks the request's ``resource`` for every grant, then for a code
+        reads the code's row again to narrow to (or inherit) the resources recorded with it.
+        Its first part runs as it is; the second on the row ``_grant_for`` read, the same code,
+        already checked to be this client's (``validate_code``).
+        """
+        if request.grant_type != "authorization_code":
+            return super()._check_and_set_request_resource(request)
+        request.grant_type = "(resource only)"  # DOT's method then skips its per-grant part
+        try:
+            super()._check_and_set_request_resource(request)
+        finally:
+            request.grant_type = "authorization_code"
+        recorded = self._validated_grant(request).resource or []
+        if not recorded:
+            return None
+        if not request.resource:
+            self._validate_resource_uris(request, recorded)
+            request.resource = recorded
+            return None
+        for resource in request.resource:
+            if resource not in recorded:
+                raise errors.CustomOAuth2Error(
+                    error="invalid_target",
+                    description=f"The requested resource '{resource}' was not named in the authorization request.",
+                    request=request,
+                )
+        return None
+
     def _revoke_replayed_code(self, code_digest: str, client, request) -> None:
         family = TokenFamily.objects.filter(code_digest=code_digest, application=client).first()
         if family is None or family.redeemed_at is None:

@@ -332,6 +332,40 @@ def test_a_cache_outage_while_issuing_changes_nothing_and_the_refresh_token_stay
     assert_family_alive(retry.json()["refresh_token"])
 
 
+API = "https://api.example.com/orders"
+
+
+def code_for_resource(browser, public_client):
+    """A code whose authorization request named ``API`` (RFC 8707; the row as DOT stores one)."""
+    response, request = authorize_on(browser, public_client.client_id)
+    code = code_from(response, request)
+    Grant.objects.filter(code=code).update(resource=[API])
+    return code, request
+
+
+def test_a_code_exchange_inherits_the_resource_recorded_with_its_code(browser, public_client):
+    """RFC 8707: a token request naming no resource gets the code's."""
+    code, request = code_for_resource(browser, public_client)
+
+    tokens = exchange_code(Client(), public_client.client_id, code, request).json()
+
+    assert AccessToken.objects.get(token_checksum=digest(tokens["access_token"])).resource == [API]
+    assert RefreshToken.objects.get(token_checksum=digest(tokens["refresh_token"])).resource == [API]
+
+
+def test_a_code_exchange_cannot_name_a_resource_beyond_its_codes(browser, public_client):
+    code, request = code_for_resource(browser, public_client)
+
+    widened = exchange_code(Client(), public_client.client_id, code, request, resource="https://other.example.com/")
+
+    assert_oauth_error(widened, "invalid_target")
+    assert not AccessToken.objects.exists()
+    # Refused before anything was spent: the same code with its own resource still works.
+    retried = exchange_code(Client(), public_client.client_id, code, request, resource=API)
+    assert retried.status_code == 200, retried.content
+    assert AccessToken.objects.get().resource == [API]
+
+
 @pytest.mark.parametrize(("idle_beyond", "status"), [(timedelta(seconds=-30), 200), (timedelta(seconds=1), 400)])
 def test_a_refresh_token_dies_once_idle_for_its_idle_lifetime(browser, public_client, settings, idle_beyond, status):
     """REFRESH_TOKEN_IDLE_TTL after its access token expired, a refresh token is dead (DOT's rule)."""

@@ -271,7 +271,11 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the master and its workers, from /proc."""
-        master, total = self.process.pid, 0
+        return sum(self.cpu_seconds_by_process().values())
+
+    def cpu_seconds_by_process(self) -> dict[int, float]:
+        """CPU time (user + system) used so far by the master and by each worker, by pid."""
+        master, used = self.process.pid, {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -282,8 +286,9 @@ class Server:
                 continue  # the process ended meanwhile
             fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
             if int(entry.name) == master or int(fields[1]) == master:
-                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        return total / os.sysconf("SC_CLK_TCK")
+                # utime, stime (fields 14 and 15 of stat)
+                used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return used
 
 
 # --- The profile -----------------------------------------------------------------------------

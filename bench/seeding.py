@@ -27,7 +27,7 @@ USER_SCOPES = "openid profile email orders:read orders:write"
 TOKEN_SCOPE = "openid orders:read"
 # Upper bounds of what one worker pair can serve per second, used only to size the pools of
 # single-use items (codes, refresh tokens, login accounts) with room to spare.
-TOKEN_RATE_BOUND = 300
+TOKEN_RATE_BOUND = 400
 LOGIN_RATE_BOUND = 80
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.wrk import lua_literal, parse_wrk_output, run_figures
+from bench.wrk import busiest_share, is_lopsided, lua_literal, parse_wrk_output, run_figures
 
 WRK_STDOUT = """Running 4s test @ https://127.0.0.1:40123/api/orders/
   1 threads and 1 connections
@@ -63,3 +63,27 @@ def test_case_tables_are_written_as_lua_literals_with_strings_escaped():
     )
     with pytest.raises(TypeError):
         lua_literal(["a list"])
+
+
+def test_the_busiest_share_is_the_busiest_process_part_of_the_cpu_used_between_two_readings():
+    before = {10: 1.0, 11: 5.0, 12: 7.0}  # the master, two workers
+    assert busiest_share(before, {10: 1.0, 11: 8.0, 12: 8.0}) == pytest.approx(0.75)  # 3 s of 4
+    assert busiest_share(before, {10: 1.0, 11: 5.0, 12: 7.0}) == 0.0  # nothing used
+    assert busiest_share(before, {10: 1.0, 11: 5.0, 12: 7.0, 13: 2.0}) == 1.0  # a worker started meanwhile
+
+
+@pytest.mark.parametrize(
+    ("share", "cores", "connections", "workers", "lopsided"),
+    [
+        (0.95, 1.0, 4, 2, True),  # one worker served all four connections, on one core
+        (0.60, 1.4, 4, 2, False),  # both served
+        (0.95, 1.8, 4, 2, False),  # one worker, its threads hashing outside the GIL on both cores
+        (0.95, 0.9, 1, 2, False),  # one connection: one worker serves it by design
+        (1.00, 1.0, 4, 1, False),  # one worker is all there is
+    ],
+)
+def test_a_run_is_lopsided_when_one_of_several_workers_served_it_on_one_core(
+    share, cores, connections, workers, lopsided
+):
+    run = {"busiest_share": share, "server_cpu_share": cores}
+    assert is_lopsided(run, connections=connections, workers=workers) is lopsided

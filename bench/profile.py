@@ -101,7 +101,7 @@ def profile_case(profile: Profile, bench: Bench, case: Case, *, connections: int
     try:
         server.wait_until_ready()
         bench.server = server
-        bench.wrk(case, connections, 1)  # warm-up: connections, caches, first imports
+        bench.wrk(case, connections, 1, warm_up=True)  # connections, caches, first imports
         gunicorn = descendants(server.process.pid)
         before = cpu_seconds(gunicorn)
         run = bench.wrk(case, connections, seconds)

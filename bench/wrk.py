@@ -145,7 +145,7 @@ class Bench:
         path.write_text("return " + lua_literal(table) + "\n")
         return path
 
-    def wrk(self, case: Case, connections: int, seconds: int) -> dict:
+    def wrk(self, case: Case, connections: int, seconds: int, *, warm_up: bool = False) -> dict:
         """One wrk run of ``seconds`` with ``connections`` connections (one thread).
 
         gunicorn's workers race to accept new connections, and now and then one worker wins all
@@ -158,7 +158,7 @@ class Bench:
         set_aside = 0
         while True:
             run = self._wrk_once(case, server, connections, seconds)
-            retries_left = self.set_aside.get(case.key, 0) < LOPSIDED_RETRIES
+            retries_left = not warm_up and self.set_aside.get(case.key, 0) < LOPSIDED_RETRIES
             if not retries_left or not is_lopsided(run, connections=connections, workers=self.config.workers):
                 run["lopsided_runs_set_aside"] = set_aside
                 return run
@@ -195,7 +195,7 @@ class Bench:
         names = " vs ".join(case.key for case in cases)
         say(f"  {names} @ {connections} connection{'s' if connections > 1 else ''}")
         for case in cases:
-            self.wrk(case, connections, self.config.warmup)
+            self.wrk(case, connections, self.config.warmup, warm_up=True)
         runs: dict[str, list[dict]] = {case.key: [] for case in cases}
         for index in range(self.config.runs):
             order = cases if index % 2 == 0 else tuple(reversed(cases))

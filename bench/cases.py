@@ -432,20 +432,34 @@ def measure_second_step(config: Config, server: Server, data: Data) -> dict[str,
     return {"password_step_ms": first, "code_step_ms": second}
 
 
+def login_cases(server: Server, data: Data) -> dict[str, Case]:
+    """A real sign-in (a fresh account from the ``logins`` pool each time) and a throttled one.
+
+    Pushes ``data.throttled_email`` over its per-account limit on ``server`` first, and takes a
+    CSRF cookie and token from it, as a browser would.
+    """
+    for _ in range(4):  # three real attempts use up the account's 3/h, the fourth is throttled
+        api_login(server, data.throttled_email, data.login_password)
+    cookie, token = csrf_pair(server)
+    headers = login_headers(server, cookie, token)
+    return {
+        "login": Case("login", "POST /api/auth/login/ (real, Argon2)", "/api/auth/login/", method="POST",
+                      headers=headers, pool="logins",
+                      body_template=json.dumps({"email": "{item}", "password": data.login_password})),
+        "login_throttled": Case("login_throttled", "POST /api/auth/login/ (throttled, 429)", "/api/auth/login/",
+                                method="POST", headers=headers,
+                                body=json.dumps({"email": data.throttled_email, "password": data.login_password}),
+                                expect=(429,)),
+    }
+
+
 def measure_logins(config: Config, bench: Bench, server: Server, data: Data) -> list[dict]:
     """Real and throttled logins, and Argon2 verify alone between them; the Argon2 batches."""
     say("logins")
     seed_login_accounts(config, data)
     bench.add_pool("logins", data.login_emails)
-    for _ in range(4):  # three real attempts use up the account's 3/h, the fourth is throttled
-        api_login(server, data.throttled_email, data.login_password)
-    cookie, token = csrf_pair(server)
-    headers = login_headers(server, cookie, token)
-    login = Case("login", "POST /api/auth/login/ (real, Argon2)", "/api/auth/login/", method="POST", headers=headers,
-                 pool="logins", body_template=json.dumps({"email": "{item}", "password": data.login_password}))
-    throttled = Case("login_throttled", "POST /api/auth/login/ (throttled, 429)", "/api/auth/login/", method="POST",
-                     headers=headers, body=json.dumps({"email": data.throttled_email, "password": data.login_password}),
-                     expect=(429,))
+    cases = login_cases(server, data)
+    login, throttled = cases["login"], cases["login_throttled"]
     argon2 = [argon2_batch(config.argon2_batch) for _ in range(config.runs)]
     bench.measure(login, throttled, connections=1)
     argon2 += [argon2_batch(config.argon2_batch) for _ in range(config.runs)]

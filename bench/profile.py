@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +35,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import flame  # noqa: E402 - needs ROOT on sys.path
-from bench.cases import prepare_database, read_cases, token_cases  # noqa: E402
+from bench.cases import login_cases, prepare_database, read_cases, token_cases  # noqa: E402
 from bench.console import say  # noqa: E402
 from bench.harness import BIN, Profile, Server, free_ports  # noqa: E402
 from bench.options import parse_config  # noqa: E402
 from bench.run import THROTTLES, clean_up  # noqa: E402
-from bench.seeding import Data, seed_token_pools  # noqa: E402
+from bench.seeding import Data, seed_login_accounts, seed_token_pools  # noqa: E402
 from bench.wrk import Bench, Case  # noqa: E402
 
 PY_SPY = BIN / "py-spy"
@@ -48,6 +49,7 @@ OUT = ROOT / "bench" / "profiles"
 TOKEN_CASES = ("client_credentials", "refresh_public", "refresh_confidential", "exchange_public",
                "exchange_confidential", "introspection")
 READ_CASES = ("floor", "detail_baseline", "plain")
+LOGIN_CASES = ("login", "login_throttled")  # at one connection, as make bench times them
 
 
 def descendants(pid: int) -> list[int]:
@@ -93,14 +95,17 @@ def stop_profiled(server: Server) -> None:
         server.stop()
 
 
-def profile_case(profile: Profile, bench: Bench, case: Case, *, connections: int, seconds: int) -> dict:
-    raw = profile.tmp / f"{case.key}.txt"
+def profile_case(profile: Profile, bench: Bench, case_on: Callable[[Server], Case], key: str, *, connections: int,
+                 seconds: int) -> dict:
+    """Profile one case; ``case_on`` builds it for the started server (a sign-in needs its CSRF pair)."""
+    raw = profile.tmp / f"{key}.txt"
     wrapper = [str(PY_SPY), "record", "--subprocesses", "--nonblocking", "--gil", "--nolineno", "--rate", "100",
                "--format", "raw", "--output", str(raw), "--"]
-    server = profile.start_server(f"profile-{case.key}", profile.ports[0], wrapper=wrapper)
+    server = profile.start_server(f"profile-{key}", profile.ports[0], wrapper=wrapper)
     try:
         server.wait_until_ready()
         bench.server = server
+        case = dataclasses.replace(case_on(server), key=key)
         bench.wrk(case, connections, 1, warm_up=True)  # connections, caches, first imports
         gunicorn = descendants(server.process.pid)
         before = cpu_seconds(gunicorn)
@@ -143,7 +148,7 @@ def markdown(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=18, help="seconds of load per case (default 18)")
-    parser.add_argument("--case", action="append", choices=TOKEN_CASES + READ_CASES,
+    parser.add_argument("--case", action="append", choices=TOKEN_CASES + READ_CASES + LOGIN_CASES,
                         help="a case to profile (repeatable; default: every token case)")
     parser.add_argument("--tag", default="", help="a suffix for the output files (e.g. -before)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -163,14 +168,19 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("public", "confidential"):
             bench.add_pool(f"codes-{key}", pools.codes[key])
             bench.add_pool(f"refresh-{key}", pools.refresh[key])
+        if set(args.case or ()) & set(LOGIN_CASES):
+            seed_login_accounts(config, data)
+            bench.add_pool("logins", data.login_emails)
         # Registering a client writes its policy, which tombstones the client's cache entry for
         # token_cache.TTL seconds: a case measured before that reads every client from the database.
         time.sleep(CLIENT_TOMBSTONE_SECONDS)
         for key in args.case or TOKEN_CASES:
-            connections = 1 if key in READ_CASES else config.busy_connections
+            connections = 1 if key in READ_CASES + LOGIN_CASES else config.busy_connections
             say(f"profiling {key} for {args.seconds} s @{connections}")
-            case = dataclasses.replace(cases[key], key=key + args.tag)
-            summary[case.key] = profile_case(profile, bench, case, connections=connections, seconds=args.seconds)
+            case_on = (lambda server, key=key: login_cases(server, data)[key]) if key in LOGIN_CASES else (
+                lambda server, key=key: cases[key])
+            summary[key + args.tag] = profile_case(profile, bench, case_on, key + args.tag, connections=connections,
+                                                   seconds=args.seconds)
             time.sleep(1)
     finally:
         for problem in clean_up(profile):

@@ -18,6 +18,7 @@ from tests.factories import (
     customer,
     enrol_passkey,
     enrol_totp,
+    fresh_totp_code,
     soft_authenticator,
 )
 from tests.support.authenticator import b64url
@@ -200,6 +201,21 @@ def test_a_passwordless_sign_in_rotates_the_session_and_is_audited():
     assert passkey.sign_count == 1 and passkey.last_used_at is not None
 
 
+def test_a_passwordless_sign_in_ends_a_second_step_left_pending_by_a_password_step():
+    alice = enrol_totp(customer())
+    bobs = enrol_passkey(customer())
+    client = _anonymous()
+    assert _password_step(client, alice) == ["totp"]
+    assert _passwordless(client, bobs.authenticator).status_code == 200
+    # Alice's pending step is gone: her code now finds no sign-in waiting for it.
+    response = api_call(client, "POST", "/api/auth/login/2fa/", {"code": fresh_totp_code(alice)})
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "NOT_AUTHENTICATED"
+    assert "No sign-in is waiting for a second step" in response.json()["message"]
+    assert api_call(client, "GET", "/api/me/").json()["email"] == bobs.user.email
+    assert _events("login_succeeded", actor=alice) == 0
+
+
 def test_a_passwordless_sign_in_without_user_verification_is_refused():
     passkey = enrol_passkey(customer())
     response = _passwordless(_anonymous(), passkey.authenticator, user_verified=False)
@@ -318,6 +334,44 @@ def test_failed_passkey_second_steps_share_the_password_throttle(settings):
     assert (response.status_code, response.json()["code"]) == (429, "TOO_MANY_LOGIN_ATTEMPTS")
 
 
+# Where each passkey sign-in ceremony asks for its options and takes its answer (and the answer's field).
+CEREMONIES = {
+    "passwordless": ("/api/auth/login/passkey/options/", "/api/auth/login/passkey/", "credential"),
+    "second step": ("/api/auth/login/2fa/options/", "/api/auth/login/2fa/", "passkey"),
+    "step-up": ("/api/auth/reauthenticate/options/", "/api/auth/reauthenticate/", "passkey"),
+}
+
+
+@pytest.mark.parametrize("kind", list(CEREMONIES))
+def test_a_throttled_passkey_answer_still_uses_its_challenge_up(settings, kind):
+    options_url, answer_url, field = CEREMONIES[kind]
+    passkey = enrol_passkey(customer())
+    if kind == "passwordless":
+        client = _anonymous()
+    elif kind == "second step":
+        client = _anonymous()
+        _password_step(client, passkey.user)
+    else:
+        client = _signed_in(passkey)
+
+    def answer(credential):
+        return api_call(client, "POST", answer_url, {field: credential})
+
+    options = api_call(client, "POST", options_url).json()["publicKey"]
+    credential = passkey.authenticator.authenticate(options)
+    opened = settings.LOGIN_RATE_PER_IP
+    settings.LOGIN_RATE_PER_IP = "0/m"  # the sign-in throttle refuses the answer
+    throttled = answer(credential)
+    assert (throttled.status_code, throttled.json()["code"]) == (429, "TOO_MANY_LOGIN_ATTEMPTS")
+    settings.LOGIN_RATE_PER_IP = opened  # it reopens: the same answer now finds no challenge waiting
+    again = answer(credential)
+    assert again.status_code == 401, again.content
+    assert passkeys.CHALLENGE_KEY not in client.session
+    # New options are answered as usual: the 401 was the spent challenge, not the throttle.
+    fresh = answer(passkey.authenticator.authenticate(api_call(client, "POST", options_url).json()["publicKey"]))
+    assert fresh.status_code == 200, fresh.content
+
+
 # --- Second step, step-up ---------------------------------------------------------------------------
 
 
@@ -343,6 +397,26 @@ def test_another_accounts_passkey_is_refused_as_a_second_step():
     assert (response.status_code, response.json()["code"]) == (401, "INVALID_CODE")
     assert api_call(client, "GET", "/api/me/").status_code == 401
     assert _events("second_step_failed", actor=alice, reason="passkey") == 1
+
+
+def test_a_second_step_challenge_issued_for_one_account_cannot_finish_another_accounts_sign_in():
+    """Same session, same ceremony, a valid signature by the pending account's own passkey:
+    only the account the challenge was issued for differs."""
+    alice, bob = customer(), customer()
+    enrol_passkey(alice)
+    bobs = enrol_passkey(bob)
+    client = _anonymous()
+    _password_step(client, alice)
+    alices = api_call(client, "POST", "/api/auth/login/2fa/options/").json()["publicKey"]
+    _password_step(client, bob)  # Bob's password step replaces Alice's; her challenge is still waiting
+    response = api_call(client, "POST", "/api/auth/login/2fa/", {"passkey": bobs.authenticator.authenticate(alices)})
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "INVALID_CODE"
+    assert api_call(client, "GET", "/api/me/").status_code == 401
+    assert _events("login_succeeded") == 0
+    assert _events("second_step_failed", actor=bob, reason="passkey") == 1
+    # A challenge issued for Bob finishes his sign-in: the refusal was the challenge's account.
+    assert _second_step(client, bobs.authenticator).status_code == 200
 
 
 def test_second_step_options_need_a_pending_sign_in():

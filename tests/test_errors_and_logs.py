@@ -15,11 +15,14 @@ from django.core import mail
 from django.db import OperationalError
 from django.test import Client
 from django_redis.exceptions import ConnectionInterrupted
+from oauth2_provider.models import get_application_model
 
 from accounts import email_confirmation
 from accounts.models import User
+from oauth.registration import register_client
 from tests.factories import PASSWORD, OrderFactory, customer
 from tests.support.clients import api_login, csrf_token
+from tests.support.oauth import REDIRECT_URI, api_get, mint_token
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,6 +239,40 @@ def test_a_request_without_a_session_cookie_is_decided_without_resolving_the_use
     assert response.status_code == 200
     assert response.wsgi_request.user._wrapped is empty
     assert "Cookie" not in response.get("Vary", "")
+
+
+def test_a_bearer_request_without_a_cookie_logs_the_tokens_user(request_log):
+    """The cookie-less fast path decides "nobody" only while the user is still Django's lazy one:
+    DRF's bearer authentication replaces it, and the log line names the token's user."""
+    user = customer()
+    registered = register_client(
+        name="Log App", client_type="public", grant="authorization-code",
+        scopes=["openid", "orders:read"], redirect_uris=[REDIRECT_URI],
+    )
+    token = mint_token(user, get_application_model().objects.get(client_id=registered.client_id), "orders:read")
+
+    response = api_get(Client(), "/api/orders/", token)
+
+    assert response.status_code == 200, response.content
+    assert not response.wsgi_request.COOKIES and response.wsgi_request.session.session_key is None
+    (line,) = [json.loads(record.getMessage()) for record in request_log]
+    assert line["user_id"] == str(user.pk) and line["client_id"] is None
+    assert line["path"] == "/api/orders/" and line["outcome"] == "ok"
+
+
+def test_a_machine_clients_bearer_request_without_a_cookie_logs_its_client_id(request_log):
+    registered = register_client(
+        name="Log Service", client_type="confidential", grant="client-credentials",
+        scopes=["orders:read"], role="support", region="EU",
+    )
+    token = mint_token(None, get_application_model().objects.get(client_id=registered.client_id), "orders:read")
+
+    response = api_get(Client(), "/api/orders/", token)
+
+    assert response.status_code == 200, response.content
+    assert not response.wsgi_request.COOKIES
+    (line,) = [json.loads(record.getMessage()) for record in request_log]
+    assert line["client_id"] == registered.client_id and line["user_id"] is None
 
 
 def test_gunicorns_access_log_names_the_route_the_request_log_named_without_resolving_again(client, request_log):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches as django_caches
 from django.db import connection
 from django.test import RequestFactory, override_settings
 from django_ratelimit.core import EXPIRATION_FUDGE, get_usage
@@ -114,6 +114,46 @@ def test_an_unreachable_redis_refuses_to_count():
         throttles.count(("login:ip", "198.51.100.9", RATE), ("login:account", _key(), RATE))
     # An outage (503 with Retry-After), never an attempt let through uncounted.
     assert is_service_outage(raised.value)
+
+
+@pytest.fixture
+def in_process_cache():
+    """The default cache is the in-process one (the embedded profile's), whichever profile runs."""
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle-test"}}
+    with override_settings(CACHES=caches):
+        in_process = django_caches["default"]  # the instance itself: a patch of it is undone on it
+        yield in_process
+        in_process.clear()
+
+
+def _incr_returns_none(*args, **kwargs):
+    return None
+
+
+def _incr_finds_the_key_gone(*args, **kwargs):
+    raise ValueError("Key 'gone' not found")  # LocMemCache's incr on a key expired since the add
+
+
+@pytest.mark.parametrize("incr", [_incr_returns_none, _incr_finds_the_key_gone], ids=["none", "key-gone"])
+def test_an_attempt_the_in_process_cache_could_not_count_is_refused(in_process_cache, monkeypatch, incr):
+    key = _key()
+    assert throttles.hit(None, group="login:account", key=key, rate=RATE) is None  # type: ignore[arg-type]  # the bucket exists
+    monkeypatch.setattr(in_process_cache, "incr", incr)
+
+    [counted] = throttles.count(("login:account", key, RATE))
+    wait = throttles.hit(None, group="login:account", key=key, rate=RATE)  # type: ignore[arg-type]
+
+    assert counted.count == 0 and counted.is_over  # the second attempt of 3/m, yet refused: fail closed
+    assert wait == 1
+
+
+def test_an_uncounted_attempt_passes_only_when_ratelimit_fail_open_says_so(in_process_cache, monkeypatch, settings):
+    key = _key()
+    throttles.count(("login:account", key, RATE))
+    monkeypatch.setattr(in_process_cache, "incr", _incr_returns_none)
+    settings.RATELIMIT_FAIL_OPEN = True
+
+    assert throttles.hit(None, group="login:account", key=key, rate=RATE) is None  # type: ignore[arg-type]
 
 
 # --- A real Redis -----------------------------------------------------------------------------

@@ -6,8 +6,10 @@ the services profile (the same file with ``REDIS_URL`` set):
 
 - a second request does not read the client's row; the entry holds the stored (hashed)
   secret, never the secret itself, and a client whose secret is stored unhashed is not kept;
-- a new secret, a deleted client, a changed client id, a narrowed policy, a policy removed
-  and introspection taken away all take effect on the very next request;
+- a new secret, a deleted client (with a policy or without one), a changed client id, a
+  narrowed policy, a policy removed and introspection taken away all take effect on the very
+  next request;
+- an entry lives ``TTL`` seconds at most;
 - a request that read the row before a change cannot store it afterwards;
 - with the cache unreachable a request reads the database; an unknown client is never kept.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+import time
 
 import pytest
 from django.core.cache import cache
@@ -58,6 +61,16 @@ def counting_client_reads(send):
 
 def entry(client_id: str):
     return cache.get(token_cache.client_key(client_id))
+
+
+def seconds_left(client_id: str) -> float:
+    """How long the client's entry has left to live, on django-redis or LocMemCache (inf: forever)."""
+    if hasattr(cache, "ttl"):  # django-redis: None for a key that never expires
+        left = cache.ttl(token_cache.client_key(client_id))
+    else:  # LocMemCache: None for a key that never expires
+        expires = cache._expire_info[cache.make_and_validate_key(token_cache.client_key(client_id))]
+        left = None if expires is None else expires - time.time()
+    return float("inf") if left is None else left
 
 
 @pytest.fixture
@@ -129,6 +142,36 @@ def test_a_deleted_client_is_refused_at_once(service):
     assert token_request(service.client_id, service.client_secret).status_code == 401
 
 
+def test_a_deleted_client_without_a_policy_is_refused_at_once():
+    """Only the client's own post_delete removes this entry: there is no policy whose cascade would."""
+    secret = "the secret of a client created without a policy, long enough to be real"
+    application = Application.objects.create(
+        name="No policy",
+        client_id="test-no-policy",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=secret,  # hashed when saved
+        hash_client_secret=True,
+    )
+    assert not ClientPolicy.objects.filter(application=application).exists()
+    introspect = lambda: form_post(  # noqa: E731
+        Client(), INTROSPECT_PATH, {"token": "anything"}, **basic(application.client_id, secret)
+    )
+    # Authenticated from the entry: no scope and no introspection without a policy, but not an unknown client.
+    response = token_request(application.client_id, secret)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope", response.content
+    assert introspect().status_code == 403
+    kept = entry(application.client_id)
+    assert isinstance(kept, dict) and kept["policy"] is None
+
+    application.delete()
+
+    assert entry(application.client_id) == token_cache.TOMBSTONE
+    response = token_request(application.client_id, secret)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client", response.content
+    assert introspect().status_code == 401
+
+
 def test_a_changed_client_id_retires_the_old_one_at_once(service):
     application = Application.objects.get(client_id=service.client_id)
     application.client_id = "renamed-service"
@@ -169,6 +212,11 @@ def test_taking_introspection_away_refuses_the_next_introspection(resource_serve
     policy.save()
 
     assert send().status_code == 403
+
+
+def test_an_entry_lives_at_most_ttl_seconds(service):
+    assert token_cache.TTL <= 30
+    assert token_cache.TTL - 5 < seconds_left(service.client_id) <= token_cache.TTL
 
 
 # --- Races and outages ------------------------------------------------------------------------

@@ -148,9 +148,10 @@ class Bench:
     def wrk(self, case: Case, connections: int, seconds: int, *, warm_up: bool = False) -> dict:
         """One wrk run of ``seconds`` with ``connections`` connections (one thread).
 
-        gunicorn's workers race to accept new connections, and now and then one worker wins all
-        of them: the run then measures one worker (at most one core, the GIL's) instead of the
-        server, on either side of a comparison. Such a run is measured again, at most
+        Each gunicorn worker has a socket of its own (``reuse_port``) and the kernel spreads new
+        connections across them by a hash, so now and then one worker still gets all of a run's:
+        the run then measures one worker (at most one core, the GIL's) instead of the server, on
+        either side of a comparison. Such a run is measured again, at most
         ``LOPSIDED_RETRIES`` times per case (the pools of single-use items have room for that);
         the run kept says how many were set aside before it.
         """

@@ -449,8 +449,8 @@ class Validator(OAuth2Validator):
         try:
             with transaction.atomic():
                 if is_refresh:
-                    # DOT checks the RFC 8707 resource while saving; check it before the
-                    # spend (it runs again, unchanged, inside DOT's save).
+                    # RFC 8707: check (and inherit) the resource before the spend, so an
+                    # invalid_target leaves the token usable; _rotate does not check it again.
                     self._check_and_set_request_resource(request)
                     self._spend_refresh_token(request)
                     self._lock_family(request)
@@ -502,7 +502,8 @@ class Validator(OAuth2Validator):
             raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
         if old.access_token_id is not None:
             # The one row that pointed at it is the token just updated, so nothing cascades:
-            # no collector, no per-row signal. Its cache entry goes as a signal would drop it.
+            # Django's _raw_delete is the single DELETE QuerySet.delete() would end with, without
+            # its collector's SELECT and per-row signal. Its cache entry goes as the signal's would.
             token_cache.forget([old.access_token.token_checksum])
             AccessToken.objects.filter(pk=old.access_token_id)._raw_delete(AccessToken.objects.db)
         access_token = self._create_access_token(expires, request, token, source_refresh_token=old)

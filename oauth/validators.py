@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import (
@@ -81,8 +81,19 @@ def _revoke_family(token_family) -> None:
     refresh token as well) or before it (and the rotation then refuses).
     """
     with transaction.atomic():
-        list(TokenFamily.objects.select_for_update().filter(family=token_family))
+        _hold_family(token_family)
         RefreshToken.revoke_family(token_family)
+
+
+def _hold_family(token_family) -> None:
+    """Inside a transaction: lock a family's TokenFamily row until it ends (on PostgreSQL;
+    SQLite runs one writing transaction at a time)."""
+    sql = f"SELECT 1 FROM {table(TokenFamily)} WHERE {column(TokenFamily, 'family')} = %s"
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    family = TokenFamily._meta.get_field("family").get_db_prep_value(token_family, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [family])
 
 
 def load_client_row(client_id: str):
@@ -172,6 +183,63 @@ def _refresh_token_sql(vendor: str) -> str:
         f"ORDER BY ({rt}.{column(RefreshToken, 'revoked')} IS NULL) DESC, {rt}.{column(RefreshToken, 'revoked')} DESC "
         "LIMIT 1"
     )
+
+
+@functools.cache
+def _spend_sql(vendor: str) -> str:
+    """Spend a refresh token unless something revoked it since it was read."""
+    revoked = column(RefreshToken, "revoked")
+    return (
+        f"UPDATE {table(RefreshToken)} SET {revoked} = %s, {column(RefreshToken, 'access_token')} = NULL "
+        f"WHERE {column(RefreshToken, 'id')} = %s AND {revoked} IS NULL"
+    )
+
+
+@functools.cache
+def _redeem_sql(vendor: str) -> str:
+    """Redeem a code unless another exchange did, and record its refresh family."""
+    redeemed_at = column(TokenFamily, "redeemed_at")
+    return (
+        f"UPDATE {table(TokenFamily)} SET {redeemed_at} = %s, {column(TokenFamily, 'family')} = %s "
+        f"WHERE {column(TokenFamily, 'code_digest')} = %s AND {redeemed_at} IS NULL"
+    )
+
+
+@functools.cache
+def _delete_access_token_sql(vendor: str) -> str:
+    return f"DELETE FROM {table(AccessToken)} WHERE {column(AccessToken, 'id')} = %s"
+
+
+@functools.cache
+def _grant_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    grant, user, family = quote("g"), quote("u"), quote("f")
+    return (
+        f"SELECT {statements.columns(Grant, 'g')}, {statements.columns(User, 'u')}, "
+        f"{family}.{column(TokenFamily, 'auth_time')}, {family}.{column(TokenFamily, 'amr')} "
+        f"FROM {table(Grant)} {grant} "
+        f"INNER JOIN {table(User)} {user} ON {user}.{column(User, 'id')} = {grant}.{column(Grant, 'user')} "
+        f"LEFT OUTER JOIN {table(TokenFamily)} {family} ON {family}.{column(TokenFamily, 'code_digest')} = %s "
+        f"WHERE {grant}.{column(Grant, 'code')} = %s"
+    )
+
+
+def _grant_row(code: str):
+    """The code's row with its user, and as attributes how the user authenticated
+    (``family_auth_time``, ``family_amr``: recorded with the code by
+    ``save_authorization_code``): one statement, written directly (``core.statements``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_grant_sql(connection.vendor), [digest(code), code])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    grant = statements.instance_from(Grant, "g", row)
+    offset = statements.width(Grant)
+    grant.user = statements.instance_from(User, "u", row, offset)
+    auth_time, amr = row[offset + statements.width(User) :]
+    grant.family_auth_time = statements.convert(TokenFamily._meta.get_field("auth_time"), auth_time)
+    grant.family_amr = amr
+    return grant
 
 
 def _refresh_token_row(checksum: str):
@@ -274,16 +342,7 @@ class Validator(OAuth2Validator):
         """
         grant = getattr(request, "grant", None)
         if grant is None or grant.code != code:
-            family = TokenFamily.objects.filter(code_digest=digest(code))
-            grant = (
-                Grant.objects.select_related("user")
-                .annotate(  # how the user authenticated, recorded with the code (save_authorization_code)
-                    family_auth_time=Subquery(family.values("auth_time")[:1]),
-                    family_amr=Subquery(family.values("amr")[:1]),
-                )
-                .filter(code=code)
-                .first()
-            )
+            grant = _grant_row(code)
             request.grant = grant
         return grant
 
@@ -321,13 +380,20 @@ class Validator(OAuth2Validator):
         """Inside the save transaction: of two exchanges of one code, exactly one updates the row.
 
         Redeeming here, after PKCE and the redirect URI were checked, means a client's
-        mistaken attempt (wrong code_verifier) does not burn the code.
+        mistaken attempt (wrong code_verifier) does not burn the code. The same statement
+        records the family the code's refresh token will start (``_create_refresh_token``),
+        which a replay of the code revokes.
         """
-        return bool(
-            TokenFamily.objects.filter(code_digest=request.code_digest, redeemed_at__isnull=True).update(
-                redeemed_at=timezone.now()
-            )
-        )
+        request.token_family = uuid.uuid4()
+        fields = TokenFamily._meta
+        values = [
+            fields.get_field("redeemed_at").get_db_prep_save(timezone.now(), connection),
+            fields.get_field("family").get_db_prep_save(request.token_family, connection),
+            request.code_digest,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_redeem_sql(connection.vendor), values)
+            return cursor.rowcount == 1
 
     @staticmethod
     def _validated_grant(request):
@@ -462,7 +528,7 @@ class Validator(OAuth2Validator):
         # trips fewer): on a duplicate the whole transaction rolls back, which is what a
         # replay needs anyway.
         try:
-            SpentRefreshToken.objects.create(token_checksum=digest(request.refresh_token))
+            statements.insert(SpentRefreshToken(token_checksum=digest(request.refresh_token)))
         except IntegrityError:
             raise _Replayed from None
 
@@ -481,7 +547,7 @@ class Validator(OAuth2Validator):
         """
         rt = request.refresh_token_instance
         if rt.token_family:
-            list(TokenFamily.objects.select_for_update().filter(family=rt.token_family))
+            _hold_family(rt.token_family)
 
     # --- Saving tokens ---------------------------------------------------------
 
@@ -500,9 +566,6 @@ class Validator(OAuth2Validator):
                     # DOT's save_bearer_token is only this method in a transaction of its own
                     # (a savepoint here, two round trips): this one is already open.
                     result = self._save_bearer_token(token, request, *args, **kwargs)
-                    if request.grant_type == "authorization_code" and token.get("refresh_token"):
-                        rt = request.issued_refresh_token  # created by this save (_create_refresh_token)
-                        TokenFamily.objects.filter(code_digest=request.code_digest).update(family=rt.token_family)
                     # In the same transaction: one commit for the tokens and their audit row,
                     # and no token without its row.
                     event = audit.Event.TOKEN_REFRESHED if is_refresh else audit.Event.TOKEN_ISSUED
@@ -522,7 +585,8 @@ class Validator(OAuth2Validator):
         return super()._save_bearer_token(token, request, *args, **kwargs)
 
     def _rotate(self, token, request) -> None:
-        """DOT's rotation (revoke the old pair, issue a new one) in the statements it needs.
+        """DOT's rotation (revoke the old pair, issue a new one) in the statements it needs,
+        written directly (``core.statements``).
 
         DOT locked the refresh token twice, looked for an access token already issued from it
         (a grace period this project does not allow), and revoked the pair through the ORM's
@@ -538,15 +602,18 @@ class Validator(OAuth2Validator):
         now = timezone.now()
         expires = now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
         old = request.refresh_token_instance
-        spent = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(revoked=now, access_token=None)
+        revoked = RefreshToken._meta.get_field("revoked").get_db_prep_save(now, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(_spend_sql(connection.vendor), [revoked, old.pk])
+            spent = cursor.rowcount
+            if spent and old.access_token_id is not None:
+                # The one row that pointed at it is the token just updated, so nothing cascades:
+                # one DELETE, without the ORM collector's SELECT and per-row signal. Its cache
+                # entry goes as that signal's receiver would drop it.
+                token_cache.forget([old.access_token.token_checksum])
+                cursor.execute(_delete_access_token_sql(connection.vendor), [old.access_token_id])
         if not spent:
             raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
-        if old.access_token_id is not None:
-            # The one row that pointed at it is the token just updated, so nothing cascades:
-            # Django's _raw_delete is the single DELETE QuerySet.delete() would end with, without
-            # its collector's SELECT and per-row signal. Its cache entry goes as the signal's would.
-            token_cache.forget([old.access_token.token_checksum])
-            AccessToken.objects.filter(pk=old.access_token_id)._raw_delete(AccessToken.objects.db)
         access_token = self._create_access_token(expires, request, token, source_refresh_token=old)
         self._create_refresh_token(request, token["refresh_token"], access_token, old)
         request.refresh_token_instance = None  # spent (DOT does the same)
@@ -573,28 +640,40 @@ class Validator(OAuth2Validator):
         return id_token
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
-        issued = getattr(request, "issued_id_token", None)
-        if issued is None or not token.get("id_token"):
-            return super()._create_access_token(expires, request, token, source_refresh_token)
-        if issued._state.adding:
-            issued.save()
-        # DOT's _create_access_token, with the ID token this request created.
+        """DOT's, with the ID token this request created (``_save_id_token``), written in one
+        INSERT each (``core.statements``: no signal needs a new token's save)."""
+        id_token = getattr(request, "issued_id_token", None) if token.get("id_token") else None
+        if id_token is not None and id_token._state.adding:
+            statements.insert(id_token)
         access_token = AccessToken(
             user=request.user,
             scope=token["scope"],
             expires=expires,
-            id_token=issued,
+            id_token=id_token,
             application=request.client,
             source_refresh_token=source_refresh_token,
-            resource=getattr(request, "resource", []),
+            resource=getattr(request, "resource", []),  # RFC 8707
         )
         self._set_token_value(access_token, token["access_token"])
-        access_token.save()
+        statements.insert(access_token)
         return access_token
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
-        refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
-        request.issued_refresh_token = refresh_token
+        """DOT's, in one INSERT. A rotation keeps the family; a code's first refresh token
+        starts the family its redemption recorded (``_redeem_code``)."""
+        if previous_refresh_token is not None:
+            family = previous_refresh_token.token_family
+        else:
+            family = getattr(request, "token_family", None) or uuid.uuid4()
+        refresh_token = RefreshToken(
+            user=request.user,
+            application=request.client,
+            access_token=access_token,
+            token_family=family,
+            resource=getattr(request, "resource", []),  # RFC 8707
+        )
+        self._set_token_value(refresh_token, refresh_token_code)
+        statements.insert(refresh_token)
         return refresh_token
 
     # --- Using tokens -------------------------------------------------------------

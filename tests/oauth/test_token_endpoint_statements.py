@@ -78,7 +78,7 @@ CLIENT_CREDENTIALS = 4  # the save transaction (2), the token, the audit row
 # DELETE of its access token, the ID token, the new access and refresh tokens, the audit row.
 # (DOT's view read the access token it returns back, for a signal nobody here receives: gone.)
 REFRESH = 13
-CODE_EXCHANGE = 12  # the code read once, with its user and family (DOT read it 4 times, and again saving)
+CODE_EXCHANGE = 11  # the code read once, with its user and family (DOT read it 4 times, and again saving)
 INTROSPECTION = 0  # the client and the token both come from the cache
 
 
@@ -108,7 +108,7 @@ def test_a_code_exchange_runs_its_pinned_statements_and_reads_the_code_once(brow
     code = code_from(response, request)
     response, statements = counted(lambda: exchange_code(Client(), public_client.client_id, code, request))
     assert response.status_code == 200, response.content
-    grant_reads = [sql for sql in statements if sql.startswith('SELECT "oauth2_provider_grant"."id"')]
+    grant_reads = [sql for sql in statements if sql.startswith("SELECT") and 'FROM "oauth2_provider_grant"' in sql]
     assert len(grant_reads) == 1, grant_reads  # with its user and family; the RFC 8707 check reuses it
     assert len(statements) == CODE_EXCHANGE, statements
     assert_access_token_carries_its_id_token(response.json())

@@ -470,6 +470,7 @@ OAUTH2_PROVIDER = {
     "OIDC_SERVER_CLASS": "oauth.server.Server",
     "OAUTH2_SERVER_CLASS": "oauth.server.Server",
     "OAUTH2_VALIDATOR_CLASS": "oauth.validators.Validator",
+    "ACCESS_TOKEN_GENERATOR": "oauth.server.generate_token",  # refresh tokens too
     "SCOPES_BACKEND_CLASS": "oauth.scopes.CatalogueScopes",  # scopes are declared by the apps (policy.py)
     "PKCE_REQUIRED": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],  # http only on loopback, see oauth.views.AuthorizeView.redirect

@@ -701,3 +701,17 @@ def test_an_authenticated_confidential_client_is_throttled_per_client_from_any_a
     assert [answer.status_code for answer in answers[:3]] == [200, 200, 200]
     assert_throttled(answers[3])
     assert AccessToken.objects.filter(application=service_client.application).count() == 3
+
+
+def test_tokens_carry_256_random_bits_and_are_stored_only_as_checksums(browser, public_client):
+    """``oauth.server.generate_token``: 64 hex digits each, never stored in the clear."""
+    first, _request = tokens_for(browser, public_client.client_id)
+    second = refresh(public_client.client_id, first["refresh_token"]).json()
+    issued = [first["access_token"], first["refresh_token"], second["access_token"], second["refresh_token"]]
+    assert all(len(token) == 64 and int(token, 16) >= 0 for token in issued), issued
+    assert len(set(issued)) == 4
+    for token in issued:
+        assert not AccessToken.objects.filter(token=token).exists()
+        assert not RefreshToken.objects.filter(token=token).exists()
+    assert AccessToken.objects.filter(token_checksum=digest(second["access_token"])).exists()
+    assert RefreshToken.objects.filter(token_checksum=digest(second["refresh_token"])).exists()

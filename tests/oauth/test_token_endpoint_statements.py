@@ -68,17 +68,19 @@ def client_credentials(service_client):
 # Before issue 16: client credentials 9, refresh 34, code exchange 25, introspection 2. The ID token
 # is linked to its access token without re-reading it (-2 each for refresh and exchange); DOT's
 # savepoint inside the save transaction is gone (-2 each); the ID token's row is written in the
-# tokens' transaction (DOT's own atomic block around it stays, empty: two savepoint statements
-# here, nothing on a production connection, where an empty transaction sends nothing).
+# tokens' transaction, with no empty transaction of DOT's around it (-2 each, in tests); DOT's
+# view no longer reads the access token it returns back, for a signal nobody here receives (-1).
 CLIENT_CREDENTIALS = 4  # the save transaction (2), the token, the audit row
 # The refresh: the token with its access token, its user, its family and the user's consent
 # (one statement; DOT read the token, the user and the client, we then the family and the
-# consent); the empty ID token block (2); the save transaction (2)
-# around: the spent row, the family's lock, the conditional UPDATE that spends the token, the
-# DELETE of its access token, the ID token, the new access and refresh tokens, the audit row.
-# (DOT's view read the access token it returns back, for a signal nobody here receives: gone.)
-REFRESH = 13
-CODE_EXCHANGE = 11  # the code read once, with its user and family (DOT read it 4 times, and again saving)
+# consent); the save transaction (2) around: the spent row, the family's lock, the conditional
+# UPDATE that spends the token, the DELETE of its access token, the ID token, the new access
+# and refresh tokens, the audit row.
+REFRESH = 11
+# The code read once, with its user and family (DOT read it 4 times, and again saving); the save
+# transaction (2) around: the code's redemption (which records its family), the ID token, the
+# access and refresh tokens, the audit row; then DOT's DELETE of the code.
+CODE_EXCHANGE = 9
 INTROSPECTION = 0  # the client and the token both come from the cache
 
 

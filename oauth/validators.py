@@ -209,6 +209,11 @@ def _redeem_sql(vendor: str) -> str:
 
 
 @functools.cache
+def _delete_grant_sql(vendor: str) -> str:
+    return f"DELETE FROM {table(Grant)} WHERE {column(Grant, 'id')} = %s"
+
+
+@functools.cache
 def _delete_access_token_sql(vendor: str) -> str:
     return f"DELETE FROM {table(AccessToken)} WHERE {column(AccessToken, 'id')} = %s"
 
@@ -385,7 +390,7 @@ class Validator(OAuth2Validator):
         Redeeming here, after PKCE and the redirect URI were checked, means a client's
         mistaken attempt (wrong code_verifier) does not burn the code. The same statement
         records the family the code's refresh token will start (``_create_refresh_token``),
-        which a replay of the code revokes.
+        which a replay of the code revokes, and the next deletes the code.
         """
         request.token_family = uuid.uuid4()
         fields = TokenFamily._meta
@@ -396,7 +401,18 @@ class Validator(OAuth2Validator):
         ]
         with connection.cursor() as cursor:
             cursor.execute(_redeem_sql(connection.vendor), values)
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            # The code's row goes in the same transaction (DOT deleted it after the save, in a
+            # transaction of its own through the ORM's collector): invalidate_authorization_code.
+            cursor.execute(_delete_grant_sql(connection.vendor), [request.grant.pk])
+        request.grant_deleted = True
+        return True
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        """Nothing left to do when the save deleted the code (``_redeem_code``); DOT's otherwise."""
+        if not getattr(request, "grant_deleted", False):
+            super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
 
     @staticmethod
     def _validated_grant(request):

@@ -715,3 +715,28 @@ def test_tokens_carry_256_random_bits_and_are_stored_only_as_checksums(browser, 
         assert not RefreshToken.objects.filter(token=token).exists()
     assert AccessToken.objects.filter(token_checksum=digest(second["access_token"])).exists()
     assert RefreshToken.objects.filter(token_checksum=digest(second["refresh_token"])).exists()
+
+
+def test_a_code_is_deleted_in_the_transaction_that_issues_its_tokens(browser, public_client, monkeypatch):
+    """A save that fails leaves the code unredeemed and in place; one that succeeds deletes it."""
+    from oauth import validators
+    from oauth.models import TokenFamily
+
+    response, request = authorize_on(browser, public_client.client_id)
+    code = code_from(response, request)
+
+    def failing_audit(*args, **kwargs):
+        raise RuntimeError("the audit row could not be written")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(validators, "_audit", failing_audit)
+        with pytest.raises(RuntimeError):
+            exchange_code(Client(), public_client.client_id, code, request)
+    assert Grant.objects.filter(code=code).exists()
+    assert TokenFamily.objects.get(code_digest=digest(code)).redeemed_at is None
+    assert not AccessToken.objects.filter(application=public_client.application).exists()
+
+    retried = exchange_code(Client(), public_client.client_id, code, request)
+    assert retried.status_code == 200, retried.content
+    assert not Grant.objects.filter(code=code).exists()
+    assert TokenFamily.objects.get(code_digest=digest(code)).redeemed_at is not None

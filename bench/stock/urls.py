@@ -5,7 +5,7 @@ from django.urls import include, path
 from bench.stock import views
 
 urlpatterns = [
+    path("plain/", views.plain, name="plain"),  # first, as in bench/urls.py
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
-    path("plain/", views.plain, name="plain"),
     path("bearer/", views.BearerView.as_view(), name="bearer"),
 ]

@@ -12,8 +12,9 @@ from typing import Any
 
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
-from django.db import router
 from django.utils.crypto import get_random_string
+
+from core import rows
 
 
 class SessionStore(db.SessionStore):
@@ -24,7 +25,7 @@ class SessionStore(db.SessionStore):
     updates that row again when the response goes out. Here a new key is drawn without a
     query and without a write; the first :meth:`save` inserts its row, with the signed-in
     data, in whatever transaction is open (``accounts.sessions.start`` calls it inside the
-    sign-in's).
+    sign-in's), as one INSERT built once (``core.rows``).
     The middleware's save at the end of the response then writes only if the session
     changed after that, and still sets the cookie.
     """
@@ -62,8 +63,7 @@ class SessionStore(db.SessionStore):
     def _insert(self) -> None:
         # No savepoint of its own (Django's save opens one): the caller's transaction is enough.
         # SessionBase._get_session is Django's own, left out of django-stubs.
-        row = self.create_model_instance(self._get_session(no_load=True))  # type: ignore[attr-defined]
-        row.save(force_insert=True, using=router.db_for_write(self.model, instance=row))
+        rows.insert(self.create_model_instance(self._get_session(no_load=True)))  # type: ignore[attr-defined]
         self._unwritten_key = None
 
     def _serialized(self) -> bytes:

@@ -16,9 +16,9 @@ def _account_sql(vendor: str) -> str:
 
     One statement, written once per database vendor: the sign-in asks for both factors next
     (``accounts.factors.has_totp`` and ``accounts.passkeys.has_passkey`` read the two
-    ``joined_has_*`` columns instead of querying again). The ORM built and compiled the same
-    statement (select_related and an ``Exists`` annotation) on every sign-in, for about
-    0.6 ms of Python; the statement itself costs PostgreSQL a tenth of that.
+    ``joined_has_*`` columns instead of querying again). The ORM built and compiled the
+    statement (select_related and an ``Exists`` annotation) on every sign-in: 0.8 ms of
+    process CPU on PostgreSQL, against 0.2 ms for this text through ``raw()``.
     """
     quote = connection.ops.quote_name
     user, pk = quote(User._meta.db_table), quote("id")

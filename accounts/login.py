@@ -17,7 +17,6 @@ discoverable credential verified with the user's PIN or biometric, the whole sig
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +24,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts import audit, factors, mail, passkeys, reauth, sessions, throttles
 from accounts.models import User, normalize_email
 from accounts.security_mail import factor_mail
+from core import rows
 
 Event = audit.Event
 Outcome = audit.Outcome
@@ -313,7 +313,8 @@ def sign_in(request: HttpRequest, user: User, methods: list[str] | tuple[str, ..
         login(request, user, backend="accounts.backends.EmailBackend")
         # last_login also voids every password reset link issued before this sign-in (Django's
         # reset tokens hash it); one UPDATE of that column (AccountsConfig.ready explains).
-        _stamp_last_login(user)
+        user.last_login = timezone.now()
+        rows.update(user, "last_login")  # one UPDATE, built once (core.rows)
         # login() keeps the key when the same user signs in again on this session; rotate it
         # then too, so a planted or leaked pre-login id is always worthless. (Otherwise login()
         # has rotated it already.)
@@ -323,23 +324,6 @@ def sign_in(request: HttpRequest, user: User, methods: list[str] | tuple[str, ..
         # The session signed in before (same or another user) is gone: drop its listing too.
         sessions.forget(previous_key)
         audit.record(Event.LOGIN_SUCCEEDED, request=request, actor=user)
-
-
-def _stamp_last_login(user: User) -> None:
-    """One UPDATE of ``last_login``, written directly: the ORM's update() costs twice as much."""
-    user.last_login = timezone.now()
-    last_login, pk = User._meta.get_field("last_login"), User._meta.get_field("id")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _last_login_sql(connection.vendor),
-            [last_login.get_db_prep_value(user.last_login, connection), pk.get_db_prep_value(user.pk, connection)],
-        )
-
-
-@functools.cache
-def _last_login_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    return f"UPDATE {quote(User._meta.db_table)} SET {quote('last_login')} = %s WHERE {quote('id')} = %s"
 
 
 def finish_response(request: HttpRequest, response: HttpResponse, result: LoginResult) -> HttpResponse:

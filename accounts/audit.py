@@ -15,11 +15,12 @@ import logging
 from contextvars import ContextVar, Token
 from typing import Any
 
-from django.db import connection
+from django.db import connections, router
 from django.http import HttpRequest
 
 from accounts.models import AuditEvent, User
 from accounts.net import client_ip, user_agent
+from core import rows
 
 logger = logging.getLogger("audit")
 
@@ -107,25 +108,18 @@ def record(
     row = _event(
         event, outcome=outcome, request=request, actor=actor, client_id=client_id, target=target, reason=reason
     )
-    row.save(force_insert=True)
+    rows.insert(row)  # an INSERT built once, not compiled per event (core.rows)
     _log(row)
     return row
 
 
-def _row_fields() -> list:
-    return [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
-
-
 @functools.cache
-def _folded_insert_sql(vendor: str) -> str:
+def _folded_insert_sql(alias: str) -> str:
     """The upsert of a folded row (the same text for PostgreSQL and SQLite, quoted per vendor)."""
-    quote = connection.ops.quote_name
-    table = quote(AuditEvent._meta.db_table)
-    columns = ", ".join(quote(field.column or field.name) for field in _row_fields())
-    placeholders = ", ".join(["%s"] * len(_row_fields()))
-    count, key = quote("count"), quote("fold_key")
+    quote = connections[alias].ops.quote_name
+    table, count, key = quote(AuditEvent._meta.db_table), quote("count"), quote("fold_key")
     return (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        f"{rows.insert_sql(AuditEvent, alias)} "
         f"ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO UPDATE SET {count} = {table}.{count} + 1"
     )
 
@@ -151,8 +145,8 @@ def record_folded(
     """
     row = _event(event, outcome=outcome, request=request, actor=actor, client_id="", target=target, reason=reason)
     row.fold_key = fold_key
-    values = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in _row_fields()]
-    with connection.cursor() as cursor:
-        cursor.execute(_folded_insert_sql(connection.vendor), values)
+    alias = router.db_for_write(AuditEvent)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_folded_insert_sql(alias), rows.values(row, alias))
     if is_first:
         _log(row)

@@ -159,9 +159,10 @@ def recovery_codes_left(user: User) -> int:
 
 
 def has_totp(user: User) -> bool:
-    """Whether the account has an authenticator app; no query when its row was joined in."""
-    if User.totp_device.related.is_cached(user):  # select_related("totp_device"), the sign-in's look-up
-        return getattr(user, "totp_device", None) is not None
+    """Whether the account has an authenticator app; no query when the sign-in's look-up read it."""
+    joined = getattr(user, "joined_has_totp", None)  # accounts.backends.EmailBackend
+    if joined is not None:
+        return bool(joined)
     return TotpDevice.objects.filter(user=user).exists()
 
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts import audit, factors, mail, passkeys, reauth, sessions, throttles
 from accounts.models import User, normalize_email
 from accounts.security_mail import factor_mail
+from core import rows
 
 Event = audit.Event
 Outcome = audit.Outcome
@@ -313,7 +314,7 @@ def sign_in(request: HttpRequest, user: User, methods: list[str] | tuple[str, ..
         # last_login also voids every password reset link issued before this sign-in (Django's
         # reset tokens hash it); one UPDATE of that column (AccountsConfig.ready explains).
         user.last_login = timezone.now()
-        User.objects.filter(pk=user.pk).update(last_login=user.last_login)
+        rows.update(user, "last_login")  # one UPDATE, built once (core.rows)
         # login() keeps the key when the same user signs in again on this session; rotate it
         # then too, so a planted or leaked pre-login id is always worthless. (Otherwise login()
         # has rotated it already.)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User, UserSession
 from accounts.net import client_ip, user_agent
+from core import rows
 
 AUTH_AT = "auth_at"  # when this session signed in (the absolute timeout, OIDC auth_time)
 SEEN_AT = "seen_at"
@@ -32,12 +33,11 @@ def start(request: HttpRequest, user: User, methods: list[str]) -> UserSession:
     request.session.save()  # in the sign-in's transaction; accounts.session_store writes it once
     session_key = request.session.session_key
     assert session_key is not None, "save() gives the session its key"
-    return UserSession.objects.create(
-        user=user,
-        session_key=session_key,
-        user_agent=user_agent(request),
-        ip=client_ip(request),
+    user_session = UserSession(
+        user=user, session_key=session_key, user_agent=user_agent(request), ip=client_ip(request)
     )
+    rows.insert(user_session)  # in the sign-in's transaction too
+    return user_session
 
 
 def rekey(old_key: str | None, new_key: str | None) -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from accounts import audit
 from accounts.models import AuditEvent
 from tests.accounts.helpers import api_login_response
 from tests.factories import PASSWORD, customer
@@ -93,6 +94,17 @@ def test_audit_row_keeps_ip_and_user_agent():
     event = AuditEvent.objects.get(event="login_succeeded")
     assert event.ip == "203.0.113.44"
     assert event.user_agent == "AuditBrowser/1.0"
+
+
+def test_a_recorded_row_is_written_as_save_writes_it_and_has_its_id():
+    user = customer()
+    row = audit.record(audit.Event.FACTOR_USED, actor=user, target="x" * 300, reason="totp")
+
+    assert row.pk is not None and not row._state.adding  # the database's id, read back (core.rows)
+    stored = AuditEvent.objects.get(pk=row.pk)
+    assert (stored.event, stored.outcome, stored.actor_id, stored.reason) == ("factor_used", "success", user.pk, "totp")
+    assert stored.target == "x" * 200  # cut to the column as before
+    assert (stored.count, stored.fold_key, stored.created_at) == (1, None, row.created_at)  # the defaults
 
 
 def test_log_line_escapes_cr_and_lf_from_the_user_agent(audit_log):

@@ -45,8 +45,8 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from accounts import audit, throttles
 from accounts.net import client_ip
-from core import statements
-from core.statements import column, table
+from core import rows
+from core.rows import column, table
 from oauth import consent, signing, token_cache
 from oauth.models import Consent, SpentRefreshToken, TokenFamily, digest
 
@@ -166,8 +166,8 @@ def _refresh_token_sql(vendor: str) -> str:
     family, consent = quote("f"), quote("c")
     rt = quote("rt")
     return (
-        f"SELECT {statements.columns(RefreshToken, 'rt')}, {statements.columns(AccessToken, 'at')}, "
-        f"{statements.columns(User, 'u')}, "
+        f"SELECT {rows.columns(RefreshToken, 'rt')}, {rows.columns(AccessToken, 'at')}, "
+        f"{rows.columns(User, 'u')}, "
         f"{family}.{column(TokenFamily, 'started_at')}, {family}.{column(TokenFamily, 'auth_time')}, "
         f"{family}.{column(TokenFamily, 'amr')}, {consent}.{column(Consent, 'scopes')} "
         f"FROM {table(RefreshToken)} {rt} "
@@ -223,7 +223,7 @@ def _grant_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     grant, user, family = quote("g"), quote("u"), quote("f")
     return (
-        f"SELECT {statements.columns(Grant, 'g')}, {statements.columns(User, 'u')}, "
+        f"SELECT {rows.columns(Grant, 'g')}, {rows.columns(User, 'u')}, "
         f"{family}.{column(TokenFamily, 'auth_time')}, {family}.{column(TokenFamily, 'amr')} "
         f"FROM {table(Grant)} {grant} "
         f"INNER JOIN {table(User)} {user} ON {user}.{column(User, 'id')} = {grant}.{column(Grant, 'user')} "
@@ -235,17 +235,17 @@ def _grant_sql(vendor: str) -> str:
 def _grant_row(code: str):
     """The code's row with its user, and as attributes how the user authenticated
     (``family_auth_time``, ``family_amr``: recorded with the code by
-    ``save_authorization_code``): one statement, written directly (``core.statements``)."""
+    ``save_authorization_code``): one statement, written directly (``core.rows``)."""
     with connection.cursor() as cursor:
         cursor.execute(_grant_sql(connection.vendor), [digest(code), code])
         row = cursor.fetchone()
     if row is None:
         return None
-    grant = statements.instance_from(Grant, "g", row)
-    offset = statements.width(Grant)
-    grant.user = statements.instance_from(User, "u", row, offset)
-    auth_time, amr = row[offset + statements.width(User) :]
-    grant.family_auth_time = statements.convert(TokenFamily._meta.get_field("auth_time"), auth_time)
+    grant = rows.instance_from(Grant, "g", row)
+    offset = rows.width(Grant)
+    grant.user = rows.instance_from(User, "u", row, offset)
+    auth_time, amr = row[offset + rows.width(User) :]
+    grant.family_auth_time = rows.convert(TokenFamily._meta.get_field("auth_time"), auth_time)
     grant.family_amr = amr
     return grant
 
@@ -253,21 +253,21 @@ def _grant_row(code: str):
 def _refresh_token_row(checksum: str):
     """The refresh token with its access token and user, and as attributes its family's
     ``family_started_at``, ``family_auth_time``, ``family_amr`` and the user's
-    ``consented_scopes`` for its client: one statement, written directly (``core.statements``:
+    ``consented_scopes`` for its client: one statement, written directly (``core.rows``:
     the ORM spent more CPU building and compiling this join than running it)."""
     with connection.cursor() as cursor:
         cursor.execute(_refresh_token_sql(connection.vendor), [checksum])
         row = cursor.fetchone()
     if row is None:
         return None
-    rt = statements.instance_from(RefreshToken, "rt", row)
-    offset = statements.width(RefreshToken)
-    rt.access_token = statements.joined_instance_from(AccessToken, "at", row, offset)
-    offset += statements.width(AccessToken)
-    rt.user = statements.instance_from(User, "u", row, offset)
-    started_at, auth_time, amr, consented = row[offset + statements.width(User) :]
-    rt.family_started_at = statements.convert(TokenFamily._meta.get_field("started_at"), started_at)
-    rt.family_auth_time = statements.convert(TokenFamily._meta.get_field("auth_time"), auth_time)
+    rt = rows.instance_from(RefreshToken, "rt", row)
+    offset = rows.width(RefreshToken)
+    rt.access_token = rows.joined_instance_from(AccessToken, "at", row, offset)
+    offset += rows.width(AccessToken)
+    rt.user = rows.instance_from(User, "u", row, offset)
+    started_at, auth_time, amr, consented = row[offset + rows.width(User) :]
+    rt.family_started_at = rows.convert(TokenFamily._meta.get_field("started_at"), started_at)
+    rt.family_auth_time = rows.convert(TokenFamily._meta.get_field("auth_time"), auth_time)
     rt.family_amr = amr
     rt.consented_scopes = consented
     return rt
@@ -547,7 +547,7 @@ class Validator(OAuth2Validator):
         # trips fewer): on a duplicate the whole transaction rolls back, which is what a
         # replay needs anyway.
         try:
-            statements.insert(SpentRefreshToken(token_checksum=digest(request.refresh_token)))
+            rows.insert(SpentRefreshToken(token_checksum=digest(request.refresh_token)))
         except IntegrityError:
             raise _Replayed from None
 
@@ -605,11 +605,11 @@ class Validator(OAuth2Validator):
 
     def _rotate(self, token, request) -> None:
         """DOT's rotation (revoke the old pair, issue a new one) in the statements it needs,
-        written directly (``core.statements``).
+        written directly (``core.rows``).
 
         DOT locked the refresh token twice, looked for an access token already issued from it
         (a grace period this project does not allow), and revoked the pair through the ORM's
-        delete cascade: nine statements. Here the family is locked already (``_lock_family``)
+        delete cascade: nine rows. Here the family is locked already (``_lock_family``)
         and the token's spend was recorded (``_spend_refresh_token``); what is left is one
         conditional UPDATE, which is also the last check that the token is still alive (a
         replay's revocation or a sign-out everywhere may have committed since validation),
@@ -660,10 +660,10 @@ class Validator(OAuth2Validator):
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         """DOT's, with the ID token this request created (``_save_id_token``), written in one
-        INSERT each (``core.statements``: no signal needs a new token's save)."""
+        INSERT each (``core.rows``: no signal needs a new token's save)."""
         id_token = getattr(request, "issued_id_token", None) if token.get("id_token") else None
         if id_token is not None and id_token._state.adding:
-            statements.insert(id_token)
+            rows.insert(id_token)
         access_token = AccessToken(
             user=request.user,
             scope=token["scope"],
@@ -674,7 +674,7 @@ class Validator(OAuth2Validator):
             resource=getattr(request, "resource", []),  # RFC 8707
         )
         self._set_token_value(access_token, token["access_token"])
-        statements.insert(access_token)
+        rows.insert(access_token)
         return access_token
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
@@ -692,7 +692,7 @@ class Validator(OAuth2Validator):
             resource=getattr(request, "resource", []),  # RFC 8707
         )
         self._set_token_value(refresh_token, refresh_token_code)
-        statements.insert(refresh_token)
+        rows.insert(refresh_token)
         return refresh_token
 
     # --- Using tokens -------------------------------------------------------------

@@ -30,9 +30,10 @@ from django.db.models import AutoField, Field, Model
 M = TypeVar("M", bound=Model)
 
 
-def fields(model: type[Model]) -> list[Field]:
+@functools.cache
+def fields(model: type[Model]) -> tuple[Field, ...]:
     """The columns an insert writes: every concrete field but a database-generated key."""
-    return [field for field in model._meta.concrete_fields if not isinstance(field, AutoField)]
+    return tuple(field for field in model._meta.concrete_fields if not isinstance(field, AutoField))
 
 
 def values(row: Model, alias: str) -> list[Any]:

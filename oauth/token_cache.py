@@ -164,7 +164,10 @@ def forget_keys(keys: list[str]) -> None:
 
 
 def _tombstone(keys: list[str]) -> None:
-    cache.set_many(dict.fromkeys(keys, TOMBSTONE), timeout=TTL)
+    if len(keys) == 1:  # a refresh's old token: one SET (django-redis wraps set_many in MULTI/EXEC)
+        cache.set(keys[0], TOMBSTONE, timeout=TTL)
+    else:
+        cache.set_many(dict.fromkeys(keys, TOMBSTONE), timeout=TTL)
 
 
 def _tombstone_after_commit(keys: list[str]) -> None:

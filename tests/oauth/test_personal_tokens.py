@@ -642,7 +642,11 @@ def test_with_the_cache_unreachable_revoking_answers_503_and_changes_nothing():
     personal_token, secret = make_token(alice)
     client = api_client(alice)
 
-    with mock.patch.object(token_cache.cache, "set_many", side_effect=ConnectionError("cache down")):
+    down = ConnectionError("cache down")
+    with (
+        mock.patch.object(token_cache.cache, "set", side_effect=down),
+        mock.patch.object(token_cache.cache, "set_many", side_effect=down),
+    ):
         response = api_call(client, "DELETE", f"/api/tokens/{personal_token.pk}/")
 
     assert_api_error(response, 503, "SERVICE_UNAVAILABLE")

@@ -48,7 +48,7 @@ CLIENT_TOMBSTONE_SECONDS = 31  # oauth.token_cache.TTL, plus one
 OUT = ROOT / "bench" / "profiles"
 TOKEN_CASES = ("client_credentials", "refresh_public", "refresh_confidential", "exchange_public",
                "exchange_confidential", "introspection")
-READ_CASES = ("floor", "detail_baseline", "plain")
+READ_CASES = ("floor", "detail_bearer", "detail_baseline", "plain")
 LOGIN_CASES = ("login", "login_throttled")  # at one connection, as make bench times them
 
 

@@ -98,7 +98,34 @@ def update(row: Model, *names: str) -> None:
         cursor.execute(_update_sql(model, names, alias), [*values, key.get_db_prep_value(row.pk, connection)])
 
 
+@functools.cache
+def claim_sql(
+    model: type[Model], marker: str, by: str, also: tuple[str, ...] = (), alias: str = DEFAULT_DB_ALIAS
+) -> str:
+    """An UPDATE that sets ``marker`` (and the fields ``also``) on the row whose ``by`` matches,
+    only while ``marker`` is NULL: of two concurrent claims exactly one changes a row, and its
+    rowcount tells which. Parameters: the new values in that order, then ``by``'s value."""
+    sets = ", ".join(f"{column(model, name, alias)} = %s" for name in (marker, *also))
+    where = f"{column(model, by, alias)} = %s AND {column(model, marker, alias)} IS NULL"
+    return f"UPDATE {table(model, alias)} SET {sets} WHERE {where}"
+
+
+@functools.cache
+def delete_sql(model: type[Model], alias: str = DEFAULT_DB_ALIAS) -> str:
+    """A DELETE of one row by its key (no collector, no signal: for rows nothing points at)."""
+    key = model._meta.pk
+    assert key is not None, "a concrete model has a primary key"
+    return f"DELETE FROM {table(model, alias)} WHERE {column(model, key.name, alias)} = %s"
+
+
 # --- Reading ----------------------------------------------------------------------------
+
+
+def fetch_one(sql: str, params: Sequence[Any], alias: str = DEFAULT_DB_ALIAS) -> tuple | None:
+    """The first row a hand-written SELECT gives, or None."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def table(model: type[Model], alias: str = DEFAULT_DB_ALIAS) -> str:

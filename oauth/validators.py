@@ -189,36 +189,6 @@ def _refresh_token_sql(vendor: str) -> str:
 
 
 @functools.cache
-def _spend_sql(vendor: str) -> str:
-    """Spend a refresh token unless something revoked it since it was read."""
-    revoked = column(RefreshToken, "revoked")
-    return (
-        f"UPDATE {table(RefreshToken)} SET {revoked} = %s, {column(RefreshToken, 'access_token')} = NULL "
-        f"WHERE {column(RefreshToken, 'id')} = %s AND {revoked} IS NULL"
-    )
-
-
-@functools.cache
-def _redeem_sql(vendor: str) -> str:
-    """Redeem a code unless another exchange did, and record its refresh family."""
-    redeemed_at = column(TokenFamily, "redeemed_at")
-    return (
-        f"UPDATE {table(TokenFamily)} SET {redeemed_at} = %s, {column(TokenFamily, 'family')} = %s "
-        f"WHERE {column(TokenFamily, 'code_digest')} = %s AND {redeemed_at} IS NULL"
-    )
-
-
-@functools.cache
-def _delete_grant_sql(vendor: str) -> str:
-    return f"DELETE FROM {table(Grant)} WHERE {column(Grant, 'id')} = %s"
-
-
-@functools.cache
-def _delete_access_token_sql(vendor: str) -> str:
-    return f"DELETE FROM {table(AccessToken)} WHERE {column(AccessToken, 'id')} = %s"
-
-
-@functools.cache
 def _grant_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     grant, user, family = quote("g"), quote("u"), quote("f")
@@ -236,9 +206,7 @@ def _grant_row(code: str):
     """The code's row with its user, and as attributes how the user authenticated
     (``family_auth_time``, ``family_amr``: recorded with the code by
     ``save_authorization_code``): one statement, written directly (``core.rows``)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_grant_sql(connection.vendor), [digest(code), code])
-        row = cursor.fetchone()
+    row = rows.fetch_one(_grant_sql(connection.vendor), [digest(code), code])
     if row is None:
         return None
     grant = rows.instance_from(Grant, "g", row)
@@ -255,9 +223,7 @@ def _refresh_token_row(checksum: str):
     ``family_started_at``, ``family_auth_time``, ``family_amr`` and the user's
     ``consented_scopes`` for its client: one statement, written directly (``core.rows``:
     the ORM spent more CPU building and compiling this join than running it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_refresh_token_sql(connection.vendor), [checksum])
-        row = cursor.fetchone()
+    row = rows.fetch_one(_refresh_token_sql(connection.vendor), [checksum])
     if row is None:
         return None
     rt = rows.instance_from(RefreshToken, "rt", row)
@@ -400,12 +366,13 @@ class Validator(OAuth2Validator):
             request.code_digest,
         ]
         with connection.cursor() as cursor:
-            cursor.execute(_redeem_sql(connection.vendor), values)
+            # Redeemed unless another exchange did; the family recorded with it.
+            cursor.execute(rows.claim_sql(TokenFamily, "redeemed_at", by="code_digest", also=("family",)), values)
             if cursor.rowcount != 1:
                 return False
             # The code's row goes in the same transaction (DOT deleted it after the save, in a
             # transaction of its own through the ORM's collector): invalidate_authorization_code.
-            cursor.execute(_delete_grant_sql(connection.vendor), [request.grant.pk])
+            cursor.execute(rows.delete_sql(Grant), [request.grant.pk])
         request.grant_deleted = True
         return True
 
@@ -623,14 +590,16 @@ class Validator(OAuth2Validator):
         old = request.refresh_token_instance
         revoked = RefreshToken._meta.get_field("revoked").get_db_prep_save(now, connection)
         with connection.cursor() as cursor:
-            cursor.execute(_spend_sql(connection.vendor), [revoked, old.pk])
+            # Spent unless something revoked it since it was read; unpaired from its access token.
+            spend = rows.claim_sql(RefreshToken, "revoked", by="id", also=("access_token",))
+            cursor.execute(spend, [revoked, None, old.pk])
             spent = cursor.rowcount
             if spent and old.access_token_id is not None:
                 # The one row that pointed at it is the token just updated, so nothing cascades:
                 # one DELETE, without the ORM collector's SELECT and per-row signal. Its cache
                 # entry goes as that signal's receiver would drop it.
                 token_cache.forget([old.access_token.token_checksum])
-                cursor.execute(_delete_access_token_sql(connection.vendor), [old.access_token_id])
+                cursor.execute(rows.delete_sql(AccessToken), [old.access_token_id])
         if not spent:
             raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
         access_token = self._create_access_token(expires, request, token, source_refresh_token=old)

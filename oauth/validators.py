@@ -359,10 +359,10 @@ class Validator(OAuth2Validator):
         which a replay of the code revokes, and the next deletes the code.
         """
         request.token_family = uuid.uuid4()
-        fields = TokenFamily._meta
+        family_fields = TokenFamily._meta
         values = [
-            fields.get_field("redeemed_at").get_db_prep_save(timezone.now(), connection),
-            fields.get_field("family").get_db_prep_save(request.token_family, connection),
+            family_fields.get_field("redeemed_at").get_db_prep_save(timezone.now(), connection),
+            family_fields.get_field("family").get_db_prep_save(request.token_family, connection),
             request.code_digest,
         ]
         with connection.cursor() as cursor:
@@ -576,7 +576,7 @@ class Validator(OAuth2Validator):
 
         DOT locked the refresh token twice, looked for an access token already issued from it
         (a grace period this project does not allow), and revoked the pair through the ORM's
-        delete cascade: nine rows. Here the family is locked already (``_lock_family``)
+        delete cascade: nine statements. Here the family is locked already (``_lock_family``)
         and the token's spend was recorded (``_spend_refresh_token``); what is left is one
         conditional UPDATE, which is also the last check that the token is still alive (a
         replay's revocation or a sign-out everywhere may have committed since validation),

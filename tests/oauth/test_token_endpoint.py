@@ -740,3 +740,24 @@ def test_a_code_is_deleted_in_the_transaction_that_issues_its_tokens(browser, pu
     assert retried.status_code == 200, retried.content
     assert not Grant.objects.filter(code=code).exists()
     assert TokenFamily.objects.get(code_digest=digest(code)).redeemed_at is not None
+
+
+def test_a_token_requests_credentials_are_hidden_from_error_reports(public_client):
+    """Django's error reports (mail to ADMINS, the debug page) print POST data: not these."""
+    from django.test import RequestFactory
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from oauth.views import TokenView
+
+    secrets_sent = {
+        "client_secret": "s3cret-client-value",
+        "code": "a-code-value",
+        "code_verifier": "a-verifier-value",
+        "refresh_token": "a-refresh-token-value",
+    }
+    request = RequestFactory().post(TOKEN_PATH, {"grant_type": "refresh_token", "client_id": "x", **secrets_sent})
+    TokenView.as_view()(request)
+    reported = SafeExceptionReporterFilter().get_post_parameters(request)
+    for name, value in secrets_sent.items():
+        assert reported[name] != value, name
+    assert reported["grant_type"] == "refresh_token"

@@ -132,13 +132,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "core.middleware.CorsMiddleware",  # django-cors-headers', only on CORS_URLS_REGEX
     "core.middleware.SessionMiddleware",  # Django's, minus the sessionless OAuth endpoints
     "django.middleware.common.CommonMiddleware",
     "core.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.MessageMiddleware",  # Django's, the storage built on first use
     "accounts.middleware.SecondFactorEnrolmentMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.LoginRequiredByDefaultMiddleware",

@@ -9,8 +9,12 @@ import re
 import time
 from typing import Any
 
+from corsheaders.middleware import CorsMiddleware as HeadersCorsMiddleware
+from corsheaders.signals import check_request_enabled
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -87,8 +91,29 @@ class RequestLogMiddleware:
         if request_logger.isEnabledFor(logging.INFO):
             route = route_of(request)
             request.META[ROUTE_ENVIRON_KEY] = route  # gunicorn's access log names it without resolving again
-            self._log(_to_json(self._record(request, response, started, route)))
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+
+            def write_line() -> None:
+                self._log(_to_json(self._record(request, response, duration_ms, route)))
+
+            self._after_response(response, write_line)
         return response
+
+    @staticmethod
+    def _after_response(response, write_line) -> None:
+        """Write the line once the answer has left: when the server closes the response.
+
+        The WSGI server calls ``close()`` after it has sent the body (gunicorn after its own
+        access log line), so encoding and writing the line no longer delays the answer; Django's
+        test client closes every response too. Django runs a response's closers in ``close()``
+        and swallows their errors, which a lost log line must not turn into a failed request
+        anyway. A response class without closers gets its line at once.
+        """
+        closers = getattr(response, "_resource_closers", None)
+        if closers is None:
+            write_line()
+        else:
+            closers.append(write_line)
 
     @staticmethod
     def _log(line: str) -> None:
@@ -108,7 +133,7 @@ class RequestLogMiddleware:
         return os.urandom(16).hex()  # uuid4().hex's 32 hex digits, without building a UUID per request
 
     @staticmethod
-    def _record(request, response, started: float, route: str) -> dict:
+    def _record(request, response, duration_ms: float, route: str) -> dict:
         status = response.status_code
         user_id, client_id = RequestLogMiddleware._principal(request)
         return {
@@ -120,7 +145,7 @@ class RequestLogMiddleware:
             "outcome": "ok" if status < 400 else "denied" if status in (401, 403, 404, 429) else "error",
             "user_id": user_id,
             "client_id": client_id,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "duration_ms": duration_ms,
         }
 
     @staticmethod
@@ -180,3 +205,44 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if request.path in settings.SESSIONLESS_PATHS:
             return response
         return super().process_response(request, response)
+
+
+class MessageMiddleware(DjangoMessageMiddleware):
+    """Django's, with the message storage built only when a message is added or read.
+
+    Django builds the storage for every request: the cookie storage's signer (a key
+    derived from ``SECRET_KEY``) and the session storage, then asks it to save what it
+    holds. Most requests (the API, OAuth, health probes, any page without a notice) never
+    touch it. Here the storage is built on first use (``messages.info``, the template's
+    ``messages``), and a storage never built has nothing to save: Django's ``update()``
+    stores only what was read or added.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        storage = getattr(request, "_messages", None)
+        if isinstance(storage, SimpleLazyObject) and storage._wrapped is empty:
+            return response
+        return super().process_response(request, response)
+
+
+class CorsMiddleware(HeadersCorsMiddleware):
+    """django-cors-headers', passed by entirely on paths outside ``CORS_URLS_REGEX``.
+
+    Only the JSON API and the OAuth endpoints answer other origins (``CORS_URLS_REGEX``).
+    django-cors-headers decides that per request with the regex, a signal
+    (``check_request_enabled``) and a look at its settings on the way in and on the way out;
+    a page or a health probe needs none of it. When a receiver of that signal is connected
+    (none is here), every request goes through it as before.
+    """
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.urls = re.compile(settings.CORS_URLS_REGEX)
+
+    def __call__(self, request):
+        if self.urls.match(request.path_info) or check_request_enabled.has_listeners():
+            return super().__call__(request)
+        return self.get_response(request)

@@ -156,6 +156,16 @@ def test_an_uncounted_attempt_passes_only_when_ratelimit_fail_open_says_so(in_pr
     assert throttles.hit(None, group="login:account", key=key, rate=RATE) is None  # type: ignore[arg-type]
 
 
+def test_on_the_in_process_cache_nothing_is_read_ahead_and_the_attempt_counts(in_process_cache):
+    key = _key()
+    in_process_cache.set("entry", {"kept": True})
+
+    counts, read = throttles.count_and_read([("login:account", key, RATE)], ["entry"])
+
+    assert [c.count for c in counts] == [1]
+    assert read == {}  # an in-process read costs no round trip: the reader reads it itself
+
+
 # --- A real Redis -----------------------------------------------------------------------------
 
 
@@ -252,3 +262,26 @@ def test_on_redis_refusals_racing_each_other_fold_into_one_row_with_their_exact_
     [row] = AuditEvent.objects.filter(event="login_throttled")
     assert (row.count, row.target) == (threads - 5, f"email:{email}")
 
+
+@pytest.mark.services
+def test_on_redis_entries_are_read_in_the_round_trip_that_counts(redis_cache):
+    throttles.count(("login:ip", "198.51.100.14", RATE))  # the script is loaded once per server
+    redis_cache.set("entry", {"kept": True}, timeout=60)
+    redis_cache.set("number", 7, timeout=60)  # django-redis stores an int unpickled
+    ip = "198.51.100.15"
+    throttles.count(("login:ip", ip, RATE))
+
+    with RoundTrips() as trips:
+        counts, read = throttles.count_and_read([("login:ip", ip, RATE)], ["entry", "absent", "number"])
+
+    assert trips.sent == 1
+    assert [c.count for c in counts] == [2]
+    assert read == {"entry": {"kept": True}, "absent": None, "number": 7}  # what cache.get gives
+    assert _usage("login:ip", ip, increment=False)["count"] == 2
+
+
+@pytest.mark.services
+def test_on_redis_nothing_is_read_ahead_when_throttling_is_disabled(redis_cache, settings):
+    settings.RATELIMIT_ENABLE = False
+    redis_cache.set("entry", {"kept": True}, timeout=60)
+    assert throttles.count_and_read([("login:ip", "198.51.100.16", RATE)], ["entry"]) == ([], {})

@@ -19,6 +19,12 @@ one round trip, atomic for all buckets together. Any other cache (the in-process
 embedded profile) counts each bucket as django-ratelimit does, ``add`` then ``incr``. A
 cache that cannot be reached raises (the request is answered 503): no attempt is ever let
 through uncounted.
+
+The same script can also read cache entries the request will need next (:func:`count_and_read`:
+the token endpoint reads its client's entry, see ``oauth.token_cache.client_read_ahead``), so
+they cost no round trip of their own. The counts come first in the script: a read can never
+stop an attempt from being counted. On any other cache nothing is read ahead (an in-process
+read costs no round trip); the reader reads as before.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -42,17 +50,22 @@ KNOWN_DEVICE_SALT = "accounts.known-device"
 KNOWN_DEVICE_ACCOUNTS = 5
 
 
-# KEYS: the buckets' cache keys; ARGV: their lifetimes in seconds. Returns each new count.
+# KEYS: the buckets' cache keys, then the keys to read; ARGV: the buckets' lifetimes in seconds.
+# Returns each bucket's new count, then each read key's value (nil where there is none).
 COUNT_SCRIPT = b"""
-local counts = {}
+local replies = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then
-    redis.call('EXPIRE', key, ARGV[i])
+  if i <= #ARGV then
+    local count = redis.call('INCR', key)
+    if count == 1 then
+      redis.call('EXPIRE', key, ARGV[i])
+    end
+    replies[i] = count
+  else
+    replies[i] = redis.call('GET', key)
   end
-  counts[i] = count
 end
-return counts
+return replies
 """
 # Its SHA-1 is computed once; the first call on a server loads it (EVALSHA, then EVAL once).
 _count_script = Script(None, COUNT_SCRIPT)  # type: ignore[arg-type]  # called with a client each time
@@ -101,23 +114,44 @@ class Count:
 
 def count(*checks: tuple[str, str, str]) -> list[Count]:
     """Count one attempt in every (group, key, rate) bucket; [] when throttling is disabled."""
+    return count_and_read(checks)[0]
+
+
+def count_and_read(
+    checks: Sequence[tuple[str, str, str]], cache_keys: Sequence[str] = ()
+) -> tuple[list[Count], dict[str, Any]]:
+    """:func:`count`, and on Redis the values of ``cache_keys`` (in :func:`cache_alias`) in the same round trip.
+
+    The values come as ``cache.get`` gives them (None where there is none), keyed by cache key.
+    A key not in the answer was not read ahead (any other cache, or throttling disabled): its
+    reader reads it itself.
+    """
     if not getattr(settings, "RATELIMIT_ENABLE", True):
-        return []
+        return [], {}
     buckets = [Bucket.of(group, key, rate) for group, key, rate in checks]
-    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    cache = caches[cache_alias()]
     client = getattr(cache, "client", None)
+    read: dict[str, Any] = {}
     if hasattr(client, "get_client") and hasattr(client, "make_key"):  # django-redis
-        counts = _count_on_redis(client, buckets)
+        counts, read = _count_on_redis(client, buckets, cache_keys)
     else:
         counts = [_count_in_cache(cache, bucket) for bucket in buckets]
-    return [Count(bucket, value) for bucket, value in zip(buckets, counts, strict=True)]
+    return [Count(bucket, value) for bucket, value in zip(buckets, counts, strict=True)], read
 
 
-def _count_on_redis(client, buckets: list[Bucket]) -> list[int]:
+def cache_alias() -> str:
+    """The cache the throttles count in (django-ratelimit's ``RATELIMIT_USE_CACHE``)."""
+    return getattr(settings, "RATELIMIT_USE_CACHE", "default")
+
+
+def _count_on_redis(client, buckets: list[Bucket], cache_keys: Sequence[str]) -> tuple[list[int], dict[str, Any]]:
     redis = client.get_client(write=True)
-    keys = [client.make_key(bucket.cache_key) for bucket in buckets]
+    keys = [client.make_key(key) for key in [*(bucket.cache_key for bucket in buckets), *cache_keys]]
     lifetimes = [bucket.period + EXPIRATION_FUDGE for bucket in buckets]
-    return [int(value) for value in _count_script(keys=keys, args=lifetimes, client=redis)]
+    replies = _count_script(keys=keys, args=lifetimes, client=redis)
+    counts, values = replies[: len(buckets)], replies[len(buckets) :]
+    read = {key: None if value is None else client.decode(value) for key, value in zip(cache_keys, values, strict=True)}
+    return [int(value) for value in counts], read
 
 
 def _count_in_cache(cache, bucket: Bucket) -> int:
@@ -152,7 +186,6 @@ def hit(request: HttpRequest, *, group: str, key: str, rate: str) -> int | None:
 def hit_all(request: HttpRequest, *checks: tuple[str, str, str]) -> int | None:
     """Count the attempt in every (group, key, rate) bucket at once; the longest wait wins."""
     return wait_of(count(*checks))
-
 
 
 def wait_text(seconds: int) -> str:

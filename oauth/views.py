@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.hashers import check_password
-from django.core.exceptions import DisallowedRedirect
+from django.core.exceptions import BadRequest, DisallowedRedirect, SuspiciousOperation
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -319,7 +319,13 @@ class TokenView(dot_views.TokenView):
     """
 
     def post(self, request, *args, **kwargs):
-        wait = throttles.hit(request, group="oauth:token:ip", key=client_ip(request), rate=settings.TOKEN_RATE_PER_IP)
+        # One round trip: the per-IP count and, read ahead for the client look-up, the cache entry
+        # of the client the request names (oauth.token_cache.client_read_ahead).
+        counts, read_ahead = throttles.count_and_read(
+            [("oauth:token:ip", client_ip(request), settings.TOKEN_RATE_PER_IP)],
+            token_cache.client_keys_to_read_ahead(named_client_id(request)),
+        )
+        wait = throttles.wait_of(counts)
         if wait is not None:
             response = JsonResponse(
                 {"error": "temporarily_unavailable", "error_description": "Too many token requests from this address."},
@@ -332,7 +338,8 @@ class TokenView(dot_views.TokenView):
         # the server (a 500 without device_code). The device grant does not exist here,
         # so every grant type goes to the server, which answers unsupported_grant_type.
         try:
-            response = self.authorization_flow_token_response(request)
+            with token_cache.client_read_ahead(read_ahead):
+                response = self.authorization_flow_token_response(request)
         except AccessToken.DoesNotExist:
             # With an app_authorized receiver connected, DOT re-reads the access token it
             # has just issued. A simultaneous exchange of the same code or refresh token is
@@ -377,6 +384,21 @@ def request_client_id(request) -> str:
     if credentials is not None:
         return credentials[0]
     return request.POST.get("client_id", "")[:100]
+
+
+def named_client_id(request) -> str:
+    """The client id a token request names, if it can be read before the per-IP count: "" for
+    none, for a body that is not a form or one that cannot be parsed (DOT parses it after the
+    count, and answers its errors as before)."""
+    credentials = basic_credentials(request)
+    if credentials is not None:
+        return credentials[0]
+    if request.content_type != "application/x-www-form-urlencoded":
+        return ""
+    try:
+        return request.POST.get("client_id", "")
+    except (BadRequest, SuspiciousOperation, OSError):
+        return ""
 
 
 def basic_credentials(request) -> tuple[str, str] | None:

@@ -8,7 +8,6 @@ round trip per attempt, the expiry, and the limit under a race of many threads.
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import threading
@@ -24,6 +23,7 @@ from django_ratelimit.core import EXPIRATION_FUDGE, get_usage
 from accounts import login as login_flow, throttles
 from accounts.models import AuditEvent
 from core.unavailable import is_service_outage
+from tests.support.round_trips import RoundTrips, own_redis_cache
 
 RATE = "3/m"
 
@@ -156,48 +156,24 @@ def test_an_uncounted_attempt_passes_only_when_ratelimit_fail_open_says_so(in_pr
     assert throttles.hit(None, group="login:account", key=key, rate=RATE) is None  # type: ignore[arg-type]
 
 
+def test_on_the_in_process_cache_nothing_is_read_ahead_and_the_attempt_counts(in_process_cache):
+    key = _key()
+    in_process_cache.set("entry", {"kept": True})
+
+    counts, read = throttles.count_and_read([("login:account", key, RATE)], ["entry"])
+
+    assert [c.count for c in counts] == [1]
+    assert read == {}  # an in-process read costs no round trip: the reader reads it itself
+
+
 # --- A real Redis -----------------------------------------------------------------------------
 
 
 @pytest.fixture
 def redis_cache():
     """The default cache is django-redis on the real Redis, under a prefix of this test's own."""
-    prefix = f"throttle-test-{secrets.token_hex(6)}"
-    caches = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-            "KEY_PREFIX": prefix,
-        }
-    }
-    with override_settings(CACHES=caches):
-        try:
-            yield cache
-        finally:
-            cache.delete_pattern("*")
-
-
-class RoundTrips:
-    """Counts the commands sent to Redis: one per round trip (a pipeline or script is one)."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def __enter__(self) -> RoundTrips:
-        import redis.connection
-
-        original = redis.connection.AbstractConnection.send_packed_command
-
-        def send(connection, command, check_health=True):
-            self.sent += 1
-            return original(connection, command, check_health)
-
-        self._patch = mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", send)
-        self._patch.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._patch.stop()
+    with own_redis_cache("throttle-test"):
+        yield cache
 
 
 @pytest.mark.services
@@ -285,3 +261,27 @@ def test_on_redis_refusals_racing_each_other_fold_into_one_row_with_their_exact_
     assert sum(wait is not None for wait in waits) == threads - 5
     [row] = AuditEvent.objects.filter(event="login_throttled")
     assert (row.count, row.target) == (threads - 5, f"email:{email}")
+
+
+@pytest.mark.services
+def test_on_redis_entries_are_read_in_the_round_trip_that_counts(redis_cache):
+    throttles.count(("login:ip", "198.51.100.14", RATE))  # the script is loaded once per server
+    redis_cache.set("entry", {"kept": True}, timeout=60)
+    redis_cache.set("number", 7, timeout=60)  # django-redis stores an int unpickled
+    ip = "198.51.100.15"
+    throttles.count(("login:ip", ip, RATE))
+
+    with RoundTrips() as trips:
+        counts, read = throttles.count_and_read([("login:ip", ip, RATE)], ["entry", "absent", "number"])
+
+    assert trips.sent == 1
+    assert [c.count for c in counts] == [2]
+    assert read == {"entry": {"kept": True}, "absent": None, "number": 7}  # what cache.get gives
+    assert _usage("login:ip", ip, increment=False)["count"] == 2
+
+
+@pytest.mark.services
+def test_on_redis_nothing_is_read_ahead_when_throttling_is_disabled(redis_cache, settings):
+    settings.RATELIMIT_ENABLE = False
+    redis_cache.set("entry", {"kept": True}, timeout=60)
+    assert throttles.count_and_read([("login:ip", "198.51.100.16", RATE)], ["entry"]) == ([], {})

@@ -11,7 +11,9 @@ the services profile (the same file with ``REDIS_URL`` set):
   next request;
 - an entry lives ``TTL`` seconds at most;
 - a request that read the row before a change cannot store it afterwards;
-- with the cache unreachable a request reads the database; an unknown client is never kept.
+- with the cache unreachable a request reads the database; an unknown client is never kept;
+- an entry read ahead (the token endpoint reads it in the round trip of its per-IP count) is
+  used as a cache read would be, once, by the look-up of its own client in that request.
 """
 
 from __future__ import annotations
@@ -246,3 +248,74 @@ def test_with_the_cache_down_the_client_is_read_from_the_database(service):
             application = token_cache.load_client(service.client_id, load_client_row)
     assert application is not None and application.client_id == service.client_id
     assert any(f'FROM "{APPLICATION_TABLE}"' in q["sql"] for q in captured.captured_queries)
+
+
+def test_with_the_cache_down_a_token_request_answers_503_before_reading_the_database(service):
+    """The per-IP count and the client's entry share a round trip: an outage refuses the request
+    (never uncounted), as the count alone did, before any statement."""
+    from tests.oauth.test_token_cache import unreachable_cache
+
+    client = Client(raise_request_exception=False)  # the 503 is handler500's answer
+    data = {"grant_type": "client_credentials", "scope": "orders:read"}
+    with override_settings(CACHES=unreachable_cache()), CaptureQueriesContext(connection) as captured:
+        response = form_post(client, TOKEN_PATH, data, **basic(service.client_id, service.client_secret))
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert int(response["Retry-After"]) > 0
+    assert captured.captured_queries == []
+
+
+# --- Read ahead by the token endpoint -----------------------------------------------------------
+
+
+def loading_counting_reads(client_id: str):
+    with CaptureQueriesContext(connection) as captured:
+        application = token_cache.load_client(client_id, load_client_row)
+    reads = [q["sql"] for q in captured.captured_queries if f'FROM "{APPLICATION_TABLE}"' in q["sql"]]
+    return application, reads
+
+
+def test_an_entry_read_ahead_is_used_once_by_its_own_client_only(service, public_client):
+    kept = entry(service.client_id)
+    cache.delete(token_cache.client_key(service.client_id))  # a read of the cache would now miss
+    settle(public_client)
+
+    with token_cache.client_read_ahead({token_cache.client_key(service.client_id): kept}):
+        first, first_reads = loading_counting_reads(service.client_id)
+        other, other_reads = loading_counting_reads(public_client.client_id)
+        again, again_reads = loading_counting_reads(service.client_id)
+
+    assert first is not None and first.client_id == service.client_id and first.client_policy.role == "support"
+    assert first_reads == []
+    assert other is not None and other.client_id == public_client.client_id and len(other_reads) == 1
+    assert again is not None and len(again_reads) == 1  # used once: the second look-up reads again
+
+
+def test_a_tombstone_read_ahead_sends_the_look_up_to_the_database_and_stores_nothing(service):
+    cache.delete(token_cache.client_key(service.client_id))
+
+    with token_cache.client_read_ahead({token_cache.client_key(service.client_id): token_cache.TOMBSTONE}):
+        application, reads = loading_counting_reads(service.client_id)
+
+    assert application is not None and len(reads) == 1
+    assert entry(service.client_id) is None  # the tombstone said a change was under way: not stored
+
+
+def test_nothing_read_ahead_outlives_its_request(service):
+    kept = entry(service.client_id)
+    with token_cache.client_read_ahead({token_cache.client_key(service.client_id): kept}):
+        pass
+    cache.delete(token_cache.client_key(service.client_id))
+
+    application, reads = loading_counting_reads(service.client_id)
+
+    assert application is not None and len(reads) == 1
+
+
+def test_nothing_is_read_ahead_when_the_throttles_count_in_another_cache(settings):
+    assert token_cache.client_keys_to_read_ahead("some-client") == [token_cache.client_key("some-client")]
+    assert token_cache.client_keys_to_read_ahead("") == []
+    settings.RATELIMIT_USE_CACHE = "throttles"  # its script would read that cache, not the client's
+
+    assert token_cache.client_keys_to_read_ahead("some-client") == []

@@ -15,6 +15,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
+from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -170,3 +173,17 @@ def test_an_app_authorized_receiver_still_gets_the_token_issued(browser, public_
         hashlib.sha256(tokens["access_token"].encode()).hexdigest(),
         hashlib.sha256(response.json()["access_token"].encode()).hexdigest(),
     ]
+
+
+def test_a_request_over_the_per_ip_limit_is_refused_before_any_statement(settings, service_client):
+    """Every token request is counted per IP before anything is read from the database."""
+    settings.TOKEN_RATE_PER_IP = "1/h"
+    now = time.time()
+    with mock.patch("django_ratelimit.core.time", SimpleNamespace(time=lambda: now)):  # no new window
+        assert client_credentials(service_client).status_code == 200
+        cache.delete(token_cache.client_key(service_client.client_id))  # the client is not cached
+
+        response, statements = counted(lambda: client_credentials(service_client))
+
+    assert response.status_code == 429, response.content
+    assert statements == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -55,3 +56,18 @@ def csrf_client() -> Client:
     """A client that enforces CSRF like a browser's server would."""
     return Client(enforce_csrf_checks=True)
 
+
+@pytest.fixture
+def request_log():
+    """Capture the 'request' logger (it does not propagate to the root logger)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Collect(level=logging.INFO)
+    logger = logging.getLogger("request")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)

@@ -33,22 +33,6 @@ def client_500():
     return Client(raise_request_exception=False)
 
 
-@pytest.fixture
-def request_log():
-    """Capture the 'request' logger (it does not propagate to the root logger)."""
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
-    handler = Collect(level=logging.INFO)
-    logger = logging.getLogger("request")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
-
-
 def redis_down(*args, **kwargs):
     raise ConnectionInterrupted(connection=None)
 

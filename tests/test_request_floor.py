@@ -8,7 +8,6 @@ django-cors-headers runs only on the paths that answer other origins.
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 from django.contrib import messages
@@ -19,21 +18,6 @@ from django.utils.functional import empty
 from core.middleware import MessageMiddleware, RequestLogMiddleware
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def request_log():
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
-    handler = Collect(level=logging.INFO)
-    logger = logging.getLogger("request")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 # --- The request log line ---------------------------------------------------------------------

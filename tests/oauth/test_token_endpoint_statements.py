@@ -6,7 +6,7 @@ endpoint at 5-15 ms of CPU per request. The counts below are what the rules need
 grant (comments say what each statement is for); a change that adds one has to say why here.
 
 Counted on Django's test client, in the steady state (the client was looked up once already,
-so its row comes from ``oauth.client_cache``), with transaction statements (savepoints)
+so its row comes from the client cache in ``oauth.token_cache``), with transaction statements (savepoints)
 included: they are round trips too.
 """
 

@@ -16,11 +16,12 @@ from django.core.exceptions import (
     ValidationError as DjangoValidationError,
 )
 from django.db import DatabaseError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.unavailable import RETRY_AFTER_SECONDS, is_service_outage
@@ -38,6 +39,21 @@ ANY_TOKEN = "*"
 class TooManyLoginAttempts(exceptions.Throttled):
     default_detail = "Too many sign-in attempts. Try again later."
     default_code = "TOO_MANY_LOGIN_ATTEMPTS"
+
+
+def too_many_login_attempts(wait: int, *, allow: str) -> HttpResponse:
+    """The 429 a view's ``TooManyLoginAttempts(wait=wait)`` gets, built without DRF's request cycle.
+
+    For a refusal decided before DRF wraps the request (``accounts.api.LoginView``): the body
+    :func:`exception_handler` gives, rendered by the JSON renderer, with its ``Retry-After``,
+    and the ``Allow`` header DRF adds (the view's methods). A test compares the two answers.
+    """
+    refusal = TooManyLoginAttempts(wait=wait)
+    body = error_body(TooManyLoginAttempts.default_code, str(refusal.detail))
+    response = HttpResponse(JSONRenderer().render(body), status=refusal.status_code, content_type="application/json")
+    response["Retry-After"] = str(refusal.wait)  # type: ignore[attr-defined]  # set by Throttled.__init__
+    response["Allow"] = allow
+    return response
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):

@@ -6,6 +6,7 @@ validation errors add ``fields``. Codes are the contract's.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from django.core.exceptions import (
 from django.db import DatabaseError
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import get_language
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -48,12 +50,18 @@ def too_many_login_attempts(wait: int, *, allow: str) -> HttpResponse:
     :func:`exception_handler` gives, rendered by the JSON renderer, with its ``Retry-After``,
     and the ``Allow`` header DRF adds (the view's methods). A test compares the two answers.
     """
-    refusal = TooManyLoginAttempts(wait=wait)
-    body = error_body(TooManyLoginAttempts.default_code, str(refusal.detail))
-    response = HttpResponse(JSONRenderer().render(body), status=refusal.status_code, content_type="application/json")
-    response["Retry-After"] = str(refusal.wait)  # type: ignore[attr-defined]  # set by Throttled.__init__
+    body = _too_many_login_attempts_body(wait, get_language())
+    response = HttpResponse(body, status=TooManyLoginAttempts.status_code, content_type="application/json")
+    response["Retry-After"] = str(wait)
     response["Allow"] = allow
     return response
+
+
+@functools.lru_cache(maxsize=1024)
+def _too_many_login_attempts_body(wait: int, language: str | None) -> bytes:
+    """Kept per wait and language: DRF's message (a translated plural) costs more than the rest."""
+    message = str(TooManyLoginAttempts(wait=wait).detail)
+    return JSONRenderer().render(error_body(TooManyLoginAttempts.default_code, message))
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):

@@ -18,11 +18,13 @@ from django.conf import settings
 from django.test import Client, RequestFactory
 from django_ratelimit.core import get_usage
 from hypothesis import given, strategies as st
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from accounts import throttles
 from accounts.api import LoginSerializer, plain_login_credentials
 from accounts.models import AuditEvent, normalize_email
+from core.api import TooManyLoginAttempts, exception_handler, too_many_login_attempts
 from tests.accounts.helpers import LOGIN_API, api_login_response
 from tests.factories import PASSWORD, customer
 
@@ -90,6 +92,18 @@ def test_the_early_refusal_is_drfs_own_429_byte_for_byte(client, frozen_wait):
     }
     assert 0 < int(early["Retry-After"]) <= 300
     assert _account_count(user.email) == 7
+
+
+@pytest.mark.parametrize("wait", [1, 2, 300])
+def test_the_early_429_body_is_the_exception_handlers_for_every_wait(wait):
+    handled = exception_handler(TooManyLoginAttempts(wait=wait), {})
+
+    response = too_many_login_attempts(wait, allow="POST, OPTIONS")
+
+    assert response.status_code == handled.status_code == 429
+    assert response.content == JSONRenderer().render(handled.data)
+    assert response["Retry-After"] == handled["Retry-After"] == str(wait)
+    assert response["Content-Type"] == "application/json"
 
 
 def test_a_refused_attempt_never_reaches_drf_or_the_password_check(client, hash_spy):

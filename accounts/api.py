@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.http import Http404, HttpRequest, HttpResponse
@@ -82,7 +83,7 @@ EARLY_CONTENT_TYPES = frozenset(
     {"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"}
 )
 EARLY_ACCEPTS = frozenset({"*/*", "application/*", "application/json"})
-EARLY_BODY_LIMIT = 16 * 1024  # bytes; far below DATA_UPLOAD_MAX_MEMORY_SIZE, so reading it never raises
+EARLY_BODY_LIMIT = 16 * 1024  # bytes: a larger body is no plain sign-in
 _NOT_PLAIN_TEXT = re.compile("[\x00\ud800-\udfff]")  # refused by DRF's CharField validators
 
 
@@ -101,7 +102,7 @@ def plain_login_credentials(request: HttpRequest) -> tuple[str, str] | None:
     A subset of what DRF accepts, checked without DRF: no ``Authorization`` header (that would
     be authenticated first), no query string (``?format=``), a plain JSON content type and
     ``Accept``, and a small body holding exactly ``email`` and ``password``, both strings
-    that pass the serializer's fields unchanged (an email with no surrounding space). For
+    that pass the serializer's fields unchanged (an email DRF would trim is refused). For
     anything else None: DRF parses and validates it and answers as it always has (400, 415,
     406...). ``tests/accounts/test_early_throttle.py`` checks the subset against the serializer.
     """
@@ -114,7 +115,8 @@ def plain_login_credentials(request: HttpRequest) -> tuple[str, str] | None:
         length = int(meta.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
-    if not 0 < length <= EARLY_BODY_LIMIT:
+    upload_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # request.body raises above it; DRF's parser does not
+    if not 0 < length <= EARLY_BODY_LIMIT or (upload_limit is not None and length > upload_limit):
         return None
     try:
         data = json.loads(request.body.decode("utf-8"))
@@ -125,10 +127,10 @@ def plain_login_credentials(request: HttpRequest) -> tuple[str, str] | None:
     email, password = data["email"], data["password"]
     if type(email) is not str or type(password) is not str or _NOT_PLAIN_TEXT.search(email + password):
         return None
-    if not 0 < len(email) <= 254 or email != email.strip() or not 0 < len(password) <= 4096:
+    if not 0 < len(email) <= 254 or not 0 < len(password) <= 4096:
         return None
     try:
-        validate_email(email)  # the validator DRF's EmailField runs
+        validate_email(email)  # DRF's EmailField's validator; it also refuses the spaces DRF would trim
     except DjangoValidationError:
         return None
     return email, password

@@ -216,6 +216,22 @@ def test_a_number_as_password_is_valid_to_drf_so_it_is_counted_there(client):
     assert _account_count(user.email) == 6
 
 
+def test_a_body_over_the_upload_limit_gets_drfs_answer_and_is_not_counted(client, settings):
+    """Reading request.body over DATA_UPLOAD_MAX_MEMORY_SIZE raises: DRF's parser meets that, not the early count."""
+    user = customer()
+    _throttle(client, user.email)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64
+
+    early = api_login_response(client, user.email, PASSWORD)
+    through_drf = client.post(
+        f"{LOGIN_API}?via=drf", {"email": user.email, "password": PASSWORD}, content_type="application/json"
+    )
+
+    assert early.status_code != 429
+    assert (early.status_code, early.content) == (through_drf.status_code, through_drf.content)
+    assert _account_count(user.email) == 5
+
+
 def test_a_missing_csrf_token_is_refused_before_counting(csrf_client):
     user = customer()
     _throttle(Client(), user.email)

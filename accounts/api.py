@@ -165,12 +165,24 @@ class LoginView(APIView):
     mfa_enrolment_exempt = True
     throttled_statuses = (429,)  # TOO_MANY_LOGIN_ATTEMPTS, documented by core.schema.AutoSchema
     counted: login_flow.CountedAttempt | None = None
+    early_error: Exception | None = None
 
     def dispatch(self, request, *args, **kwargs):
-        self.counted = count_early(request)
-        if self.counted is not None and self.counted.retry_after is not None:
-            return too_many_login_attempts(self.counted.retry_after, allow=", ".join(self.allowed_methods))
+        try:
+            self.counted = count_early(request)
+        except Exception as error:  # noqa: BLE001 - raised again in initial(), for DRF to answer
+            # An outage while counting (503) or a bug (500): DRF's exception handler answers
+            # it, as it did when the attempt was counted in post().
+            self.early_error = error
+        else:
+            if self.counted is not None and self.counted.retry_after is not None:
+                return too_many_login_attempts(self.counted.retry_after, allow=", ".join(self.allowed_methods))
         return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.early_error is not None:
+            raise self.early_error
 
     @extend_schema(
         request=LoginSerializer,

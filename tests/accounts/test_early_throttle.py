@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, RequestFactory
 from django_ratelimit.core import get_usage
+from django_redis.exceptions import ConnectionInterrupted
 from hypothesis import given, strategies as st
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -129,6 +130,24 @@ def test_early_refusals_are_audited_in_the_buckets_row_with_their_count(client, 
     [row] = AuditEvent.objects.filter(event="login_throttled")
     assert (row.count, row.target, row.reason) == (3, f"email:{user.email}", "per account")
     assert len([r for r in audit_log.records if "event=login_throttled" in r.getMessage()]) == 1
+
+
+def test_an_outage_while_counting_early_gets_drfs_503_and_signs_nobody_in():
+    user = customer()
+    browser = Client(raise_request_exception=False)
+    body = {"email": user.email, "password": PASSWORD}
+
+    with mock.patch("accounts.throttles.count", side_effect=ConnectionInterrupted(connection=None)):
+        early = browser.post(LOGIN_API, body, content_type="application/json")
+        through_drf = browser.post(f"{LOGIN_API}?via=drf", body, content_type="application/json")
+
+    assert (early.status_code, early.json()["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert early.content == through_drf.content
+    assert {k: v for k, v in early.items() if k != "X-Request-ID"} == {
+        k: v for k, v in through_drf.items() if k != "X-Request-ID"
+    }
+    assert early["Retry-After"].isdigit()
+    assert browser.get("/api/me/").status_code == 401
 
 
 # --- Counted once ------------------------------------------------------------------------------

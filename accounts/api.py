@@ -9,7 +9,13 @@ A credential that is refused, of any shape, is a 401 (sign-in, step-up) or a 400
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+import json
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -22,7 +28,15 @@ from rest_framework.views import APIView
 from accounts import factors, login as login_flow, passkeys, services
 from accounts.models import Passkey
 from accounts.reauth import is_session_user
-from core.api import InvalidCredentials, StrictSerializerMixin, TooManyLoginAttempts, enforce_csrf, error_body
+from core.api import (
+    CSRFFailed,
+    InvalidCredentials,
+    StrictSerializerMixin,
+    TooManyLoginAttempts,
+    enforce_csrf,
+    error_body,
+    too_many_login_attempts,
+)
 
 
 class LoginSerializer(StrictSerializerMixin, serializers.Serializer):
@@ -63,11 +77,112 @@ class CsrfView(APIView):
         return Response({"csrfToken": get_token(request._request)})
 
 
+# What the early count (LoginView.dispatch) reads: a request DRF would hand, unchanged, to
+# LoginSerializer and the JSON renderer. Anything else goes through DRF first, as before.
+EARLY_CONTENT_TYPES = frozenset(
+    {"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"}
+)
+EARLY_ACCEPTS = frozenset({"*/*", "application/*", "application/json"})
+EARLY_BODY_LIMIT = 16 * 1024  # bytes: a larger body is no plain sign-in
+_NOT_PLAIN_TEXT = re.compile("[\x00\ud800-\udfff]")  # refused by DRF's CharField validators
+
+
+def _is_plain_accept(accept: str) -> bool:
+    """DRF would pick the JSON renderer with no parameter (so no indent): nothing else to pick."""
+    if not accept:
+        return True
+    if ";" in accept:
+        return False
+    return any(item.strip() in EARLY_ACCEPTS for item in accept.split(","))
+
+
+def plain_login_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    """The email and password of a sign-in that LoginSerializer is sure to accept, else None.
+
+    A subset of what DRF accepts, checked without DRF: no ``Authorization`` header (that would
+    be authenticated first), no query string (``?format=``), a plain JSON content type and
+    ``Accept``, and a small body holding exactly ``email`` and ``password``, both strings
+    that pass the serializer's fields unchanged (an email DRF would trim is refused). For
+    anything else None: DRF parses and validates it and answers as it always has (400, 415,
+    406...). ``tests/accounts/test_early_throttle.py`` checks the subset against the serializer.
+    """
+    meta = request.META
+    if request.method != "POST" or "HTTP_AUTHORIZATION" in meta or meta.get("QUERY_STRING"):
+        return None
+    if meta.get("CONTENT_TYPE") not in EARLY_CONTENT_TYPES or not _is_plain_accept(meta.get("HTTP_ACCEPT", "")):
+        return None
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    upload_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # request.body raises above it; DRF's parser does not
+    if not 0 < length <= EARLY_BODY_LIMIT or (upload_limit is not None and length > upload_limit):
+        return None
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    if type(data) is not dict or data.keys() != {"email", "password"}:
+        return None
+    email, password = data["email"], data["password"]
+    if type(email) is not str or type(password) is not str or _NOT_PLAIN_TEXT.search(email + password):
+        return None
+    if not 0 < len(email) <= 254 or not 0 < len(password) <= 4096:
+        return None
+    try:
+        validate_email(email)  # DRF's EmailField's validator; it also refuses the spaces DRF would trim
+    except DjangoValidationError:
+        return None
+    return email, password
+
+
+def count_early(request: HttpRequest) -> login_flow.CountedAttempt | None:
+    """Count a plainly well-formed sign-in before DRF, after its CSRF check; None to leave it to DRF."""
+    credentials = plain_login_credentials(request)
+    if credentials is None:
+        return None
+    try:
+        enforce_csrf(request)
+    except CSRFFailed:
+        return None  # DRF's pass refuses it again, with the same 403
+    return login_flow.count_attempt(request, credentials[0])
+
+
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(APIView):
+    """Sign in with email and password.
+
+    A refused attempt costs little more than the request itself: the attempt is counted
+    before DRF wraps and parses the request (:func:`count_early`), and a refusal is answered
+    there with the 429 DRF would give (``core.api.too_many_login_attempts``). Every other
+    request goes through DRF as before; one counted early is not counted again. The order
+    of the answers is the same for every body: a malformed body or a missing CSRF token is
+    refused (400, 415, 403) before its attempt is counted, so it never gets a 429 and
+    never fills a bucket.
+    """
+
     permission_classes = [AllowAny]
     mfa_enrolment_exempt = True
     throttled_statuses = (429,)  # TOO_MANY_LOGIN_ATTEMPTS, documented by core.schema.AutoSchema
+    counted: login_flow.CountedAttempt | None = None
+    early_error: Exception | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            self.counted = count_early(request)
+        except Exception as error:  # noqa: BLE001 - raised again in initial(), for DRF to answer
+            # An outage while counting (503) or a bug (500): DRF's exception handler answers
+            # it, as it did when the attempt was counted in post().
+            self.early_error = error
+        else:
+            if self.counted is not None and self.counted.retry_after is not None:
+                return too_many_login_attempts(self.counted.retry_after, allow=", ".join(self.allowed_methods))
+        return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.early_error is not None:
+            raise self.early_error
 
     @extend_schema(
         request=LoginSerializer,
@@ -77,7 +192,7 @@ class LoginView(APIView):
         enforce_csrf(request._request)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = login_flow.attempt_login(request._request, **serializer.validated_data)
+        result = login_flow.attempt_login(request._request, **serializer.validated_data, counted=self.counted)
         if result.is_throttled:
             raise TooManyLoginAttempts(wait=result.retry_after)
         if result.needs_second_step:

@@ -2,10 +2,15 @@
 
 A *folded* event (:func:`record_folded`) is one row for many occurrences: throttled sign-in
 attempts are recorded as one row per throttle bucket and window, whose ``count`` says how
-many attempts that bucket refused in that window (the contract allows it). A refusal then
-costs one small statement (an upsert that adds one to the count) instead of a new row, and
-one log line per bucket and window instead of one per attempt: a flood of refused guesses
+many attempts that bucket refused in that window (the contract allows it). The first refusal
+writes the row (an upsert), every later one adds one to its count (an ``UPDATE`` of one
+column, by the row's unique key): one small statement per refusal instead of a new row, and
+one log line per bucket and window instead of one per attempt, so a flood of refused guesses
 fills neither the table nor the log.
+
+The count is written per refusal, not kept in the cache and written later: the cache may
+lose a key (eviction, a restart) and nothing runs when a window closes, so the database row
+is the only place where the count is sure to stay exact.
 """
 
 from __future__ import annotations
@@ -124,6 +129,14 @@ def _folded_insert_sql(alias: str) -> str:
     )
 
 
+@functools.cache
+def _folded_count_sql(alias: str) -> str:
+    """Add one to the count of the folded row of a key (found by its unique index)."""
+    quote = connections[alias].ops.quote_name
+    count = quote("count")
+    return f"UPDATE {quote(AuditEvent._meta.db_table)} SET {count} = {count} + 1 WHERE {quote('fold_key')} = %s"
+
+
 def record_folded(
     event: str,
     *,
@@ -137,15 +150,23 @@ def record_folded(
 ) -> None:
     """Count one more occurrence in the row of ``fold_key``, writing the row if there is none.
 
-    One statement, whatever the order in which concurrent requests reach the database: an
-    insert of a row with ``count`` 1 that, when the key's row exists, adds one to its count
-    instead (row-locked, so no increment is lost). The row keeps the details (actor, IP,
-    user agent, time) of the occurrence that wrote it. ``is_first`` (the caller knows which
-    occurrence is the first, e.g. from the throttle's own counter) writes the one log line.
+    ``is_first`` (the caller knows which occurrence is the first, e.g. from the throttle's
+    own counter) writes the row and the one log line; a later occurrence only adds one to the
+    row's count, with no row to build. Either way one statement, and no increment is lost
+    whatever the order in which concurrent requests reach the database: the row's upsert
+    inserts it with ``count`` 1 or, when the key's row exists, adds one to its count instead
+    (row-locked), and a later occurrence that finds no row yet (it overtook the first) writes
+    it by that upsert too. The row keeps the details (actor, IP, user agent, time) of the
+    occurrence that wrote it.
     """
+    alias = router.db_for_write(AuditEvent)
+    if not is_first:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(_folded_count_sql(alias), [fold_key])
+            if cursor.rowcount:
+                return
     row = _event(event, outcome=outcome, request=request, actor=actor, client_id="", target=target, reason=reason)
     row.fold_key = fold_key
-    alias = router.db_for_write(AuditEvent)
     with connections[alias].cursor() as cursor:
         cursor.execute(_folded_insert_sql(alias), rows.values(row, alias))
     if is_first:

@@ -65,12 +65,37 @@ class LoginResult:
         return self.user is None and bool(self.methods)
 
 
-def attempt_login(request: HttpRequest, *, email: str, password: str) -> LoginResult:
-    """Run every step of a sign-in attempt and report how it ended."""
+@dataclass(frozen=True)
+class CountedAttempt:
+    """A sign-in attempt counted in its buckets, and whether they refused it (audited then)."""
+
+    email: str  # normalized
+    retry_after: int | None
+
+    @property
+    def is_throttled(self) -> bool:
+        return self.retry_after is not None
+
+
+def count_attempt(request: HttpRequest, email: str) -> CountedAttempt:
+    """Count a password attempt for ``email`` once: the buckets' verdict, a refusal audited."""
     email = normalize_email(email)
-    retry_after = throttle(request, email)
-    if retry_after is not None:
-        return LoginResult(retry_after=retry_after, email=email)
+    return CountedAttempt(email, throttle(request, email))
+
+
+def attempt_login(
+    request: HttpRequest, *, email: str, password: str, counted: CountedAttempt | None = None
+) -> LoginResult:
+    """Run every step of a sign-in attempt and report how it ended.
+
+    ``counted``: the attempt was counted already (``accounts.api.LoginView`` counts a plainly
+    well-formed body before DRF parses it); it is not counted again.
+    """
+    email = normalize_email(email)
+    if counted is None or counted.email != email:
+        counted = count_attempt(request, email)
+    if counted.is_throttled:
+        return LoginResult(retry_after=counted.retry_after, email=email)
     request.session.pop(PENDING_KEY, None)  # a new first step replaces any pending one
     user = _check_password(request, email, password)
     if user is None:

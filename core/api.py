@@ -6,6 +6,7 @@ validation errors add ``fields``. Codes are the contract's.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -16,11 +17,13 @@ from django.core.exceptions import (
     ValidationError as DjangoValidationError,
 )
 from django.db import DatabaseError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import get_language
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.unavailable import RETRY_AFTER_SECONDS, is_service_outage
@@ -38,6 +41,27 @@ ANY_TOKEN = "*"
 class TooManyLoginAttempts(exceptions.Throttled):
     default_detail = "Too many sign-in attempts. Try again later."
     default_code = "TOO_MANY_LOGIN_ATTEMPTS"
+
+
+def too_many_login_attempts(wait: int, *, allow: str) -> HttpResponse:
+    """The 429 a view's ``TooManyLoginAttempts(wait=wait)`` gets, built without DRF's request cycle.
+
+    For a refusal decided before DRF wraps the request (``accounts.api.LoginView``): the body
+    :func:`exception_handler` gives, rendered by the JSON renderer, with its ``Retry-After``,
+    and the ``Allow`` header DRF adds (the view's methods). A test compares the two answers.
+    """
+    body = _too_many_login_attempts_body(wait, get_language())
+    response = HttpResponse(body, status=TooManyLoginAttempts.status_code, content_type="application/json")
+    response["Retry-After"] = str(wait)
+    response["Allow"] = allow
+    return response
+
+
+@functools.lru_cache(maxsize=1024)
+def _too_many_login_attempts_body(wait: int, language: str | None) -> bytes:
+    """Kept per wait and language: DRF's message (a translated plural) costs more than the rest."""
+    message = str(TooManyLoginAttempts(wait=wait).detail)
+    return JSONRenderer().render(error_body(TooManyLoginAttempts.default_code, message))
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):

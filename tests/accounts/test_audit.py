@@ -107,6 +107,20 @@ def test_a_recorded_row_is_written_as_save_writes_it_and_has_its_id():
     assert (stored.count, stored.fold_key, stored.created_at) == (1, None, row.created_at)  # the defaults
 
 
+def test_a_later_fold_that_overtakes_the_first_still_writes_the_row_and_loses_no_count(audit_log):
+    """A later refusal may reach the database before the first one's row: it writes the row."""
+    fold = {"fold_key": "login:account:window-1", "outcome": audit.Outcome.DENIED, "target": "email:x@example.com"}
+
+    audit.record_folded(audit.Event.LOGIN_THROTTLED, is_first=False, **fold)  # overtook the first
+    audit.record_folded(audit.Event.LOGIN_THROTTLED, is_first=True, **fold)  # the first, arriving late
+    audit.record_folded(audit.Event.LOGIN_THROTTLED, is_first=False, **fold)
+
+    [row] = AuditEvent.objects.filter(fold_key=fold["fold_key"])
+    assert (row.count, row.event, row.target) == (3, "login_throttled", "email:x@example.com")
+    # The one log line is the first occurrence's, whenever it arrives.
+    assert len([r for r in audit_log.records if "event=login_throttled" in r.getMessage()]) == 1
+
+
 def test_log_line_escapes_cr_and_lf_from_the_user_agent(audit_log):
     user = customer()
     browser = Client(HTTP_USER_AGENT="evil\r\nFAKE event=login_succeeded")

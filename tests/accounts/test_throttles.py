@@ -99,11 +99,19 @@ def test_a_throttled_attempt_costs_one_statement_its_audit_row(client):
     user = customer()
     _fill_account_bucket(client, user.email)
 
-    for _ in range(2):  # the first refusal writes the bucket's row, the next adds to its count
+    statements = []
+    for _ in range(3):  # the first refusal writes the bucket's row, the next ones add to its count
         with CaptureQueriesContext(connection) as queries:
             response = api_login_response(client, user.email, PASSWORD)
         assert response.status_code == 429
-        assert [query["sql"].split(" (")[0] for query in queries] == ['INSERT INTO "accounts_auditevent"']
+        statements.append([query["sql"].split(" (")[0].split(" SET")[0] for query in queries])
+    assert statements == [
+        ['INSERT INTO "accounts_auditevent"'],
+        ['UPDATE "accounts_auditevent"'],
+        ['UPDATE "accounts_auditevent"'],
+    ]
+    [row] = AuditEvent.objects.filter(event="login_throttled")
+    assert row.count == 3
 
 
 # --- One audit row per bucket and window, with its count ---------------------------------------

@@ -11,9 +11,11 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import (
     NON_FIELD_ERRORS,
     PermissionDenied as DjangoPermissionDenied,
+    RequestDataTooBig,
     ValidationError as DjangoValidationError,
 )
 from django.db import DatabaseError
@@ -73,6 +75,16 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is temporarily unavailable (a database or cache is unreachable). Try again shortly."
     default_code = "SERVICE_UNAVAILABLE"
+
+
+class RequestBodyTooLarge(exceptions.APIException):
+    """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``: bad input, as Django's pages answer it (400)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "VALIDATION_ERROR"
+
+    def __init__(self) -> None:
+        super().__init__(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -164,6 +176,8 @@ def _normalize(exc: BaseException) -> exceptions.APIException | None:
         return exceptions.UnsupportedMediaType(
             "multipart/form-data", "Malformed multipart body; the API takes application/json."
         )
+    if isinstance(exc, RequestDataTooBig):
+        return RequestBodyTooLarge()
     if isinstance(exc, Http404):
         return exceptions.NotFound("Not found.")
     if isinstance(exc, Ratelimited):

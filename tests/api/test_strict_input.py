@@ -82,3 +82,23 @@ def test_exactly_one_of_the_alternatives_is_sent(path, body, alternatives):
     response = client.post(path, body, content_type="application/json", headers={"X-CSRFToken": csrf_token(client)})
     assert response.status_code == 400, response.content
     assert response.json()["fields"] == {"non_field_errors": [f"Send one of: {alternatives}."]}
+
+
+def test_a_sign_in_body_over_the_upload_limit_is_a_400_that_names_the_limit_not_a_500(settings):
+    """Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; the API says so."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"email": "someone@example.com", "password": "x" * 2000})
+
+    response = Client().post("/api/auth/login/", body, content_type="application/json")
+
+    assert error(response, 400, "VALIDATION_ERROR")["message"] == "The request body is larger than 1000 bytes."
+
+
+def test_a_write_over_the_upload_limit_is_a_400_and_writes_nothing(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client = api_client(customer())
+
+    response = api_call(client, "POST", "/api/orders/", {"amount": "1.00", "currency": "EUR", "note": "x" * 2000})
+
+    assert error(response, 400, "VALIDATION_ERROR")["message"] == "The request body is larger than 1000 bytes."
+    assert not Order.objects.exists()

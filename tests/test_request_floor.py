@@ -8,6 +8,7 @@ django-cors-headers runs only on the paths that answer other origins.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from django.contrib import messages
@@ -149,3 +150,36 @@ def test_a_page_never_enters_django_cors_headers():
         page = Client().get("/accounts/login/", headers={"Origin": "https://app.example.com"})
 
     assert page.status_code == 200
+
+
+# --- Django's own request lines -------------------------------------------------------------------
+
+
+def test_a_refusal_writes_the_request_line_and_no_second_django_line(client, request_log, caplog):
+    """A 404 or a 401 is one line (the request log's, with its status), not two."""
+    with caplog.at_level(logging.DEBUG):
+        client.get("/no-such-page/")
+        Client().get("/api/me/")
+
+    assert [json.loads(r.getMessage())["status"] for r in request_log] == [404, 401]
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+def test_a_server_error_still_reaches_djangos_request_logger(caplog):
+    """5xx lines, with their tracebacks, are kept (an outage's is one line, core.unavailable)."""
+    from unittest import mock
+
+    from tests.factories import PASSWORD, customer
+
+    client = Client(raise_request_exception=False)
+    user = customer()
+    client.post("/accounts/login/", {"email": user.email, "password": PASSWORD})
+    with (
+        mock.patch("orders.views.selectors.order_list", side_effect=RuntimeError("a bug")),
+        caplog.at_level(logging.DEBUG),
+    ):
+        response = client.get("/orders/")
+
+    assert response.status_code == 500
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.levelno == logging.ERROR and record.exc_info is not None

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from core.api import error_body
+from core.api import RequestBodyTooLarge, error_body
 from core.unavailable import RETRY_AFTER_SECONDS, is_service_outage
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,20 @@ def error_response(
 
 
 def bad_request(request, exception=None):
-    return error_response(request, 400)
+    """Django's handler400 (a body it refuses to read, a malformed request).
+
+    The token, introspection and revocation endpoints answer as OAuth says their errors
+    look (RFC 6749 section 5.2: JSON, ``invalid_request``): the clients that call them read
+    no HTML page.
+    """
+    message = str(RequestBodyTooLarge().detail) if isinstance(exception, RequestDataTooBig) else None
+    if request.path in settings.SESSIONLESS_PATHS:
+        response = JsonResponse(
+            {"error": "invalid_request", "error_description": message or PAGES[400][2]}, status=400
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    return error_response(request, 400, message)
 
 
 def permission_denied(request, exception=None):

@@ -102,3 +102,29 @@ def test_a_write_over_the_upload_limit_is_a_400_and_writes_nothing(settings):
 
     assert error(response, 400, "VALIDATION_ERROR")["message"] == "The request body is larger than 1000 bytes."
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/o/token/", "/o/revoke_token/"])
+def test_an_oauth_request_over_the_upload_limit_is_an_oauth_json_error(settings, path):
+    """The machine endpoints answer OAuth's JSON error (RFC 6749 5.2), not the site's HTML page.
+    (Introspection refuses a caller without credentials first: 401, before the body is read.)"""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = "grant_type=client_credentials&token=" + "x" * 2000
+
+    response = Client().post(path, body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "The request body is larger than 1000 bytes.",
+    }
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_a_page_over_the_upload_limit_is_the_sites_400_page_that_says_so(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = Client().post("/accounts/login/", {"email": "a@example.com", "password": "x" * 2000})
+
+    assert response.status_code == 400
+    assert b"The request body is larger than 1000 bytes." in response.content

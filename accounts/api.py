@@ -189,7 +189,8 @@ class LoginView(APIView):
         responses=LOGIN_RESULT,
     )
     def post(self, request):
-        enforce_csrf(request._request)
+        if self.counted is None:  # an attempt counted early passed this check before it was counted
+            enforce_csrf(request._request)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = login_flow.attempt_login(request._request, **serializer.validated_data, counted=self.counted)

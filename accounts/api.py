@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -136,7 +137,22 @@ def plain_login_credentials(request: HttpRequest) -> tuple[str, str] | None:
     return email, password
 
 
-def count_early(request: HttpRequest) -> login_flow.CountedAttempt | None:
+@dataclass(frozen=True)
+class EarlyAttempt:
+    """A plainly well-formed sign-in counted before DRF: its credentials and its count.
+
+    The credentials are what LoginSerializer would give (``plain_login_credentials`` takes
+    only what it accepts unchanged, the email up to the normalization ``attempt_login``
+    applies anyway), so ``LoginView.post`` uses them instead of parsing and validating the
+    body a second time.
+    """
+
+    email: str
+    password: str
+    counted: login_flow.CountedAttempt
+
+
+def count_early(request: HttpRequest) -> EarlyAttempt | None:
     """Count a plainly well-formed sign-in before DRF, after its CSRF check; None to leave it to DRF."""
     credentials = plain_login_credentials(request)
     if credentials is None:
@@ -145,7 +161,8 @@ def count_early(request: HttpRequest) -> login_flow.CountedAttempt | None:
         enforce_csrf(request)
     except CSRFFailed:
         return None  # DRF's pass refuses it again, with the same 403
-    return login_flow.count_attempt(request, credentials[0])
+    email, password = credentials
+    return EarlyAttempt(email, password, login_flow.count_attempt(request, email))
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -164,19 +181,19 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     mfa_enrolment_exempt = True
     throttled_statuses = (429,)  # TOO_MANY_LOGIN_ATTEMPTS, documented by core.schema.AutoSchema
-    counted: login_flow.CountedAttempt | None = None
+    early: EarlyAttempt | None = None
     early_error: Exception | None = None
 
     def dispatch(self, request, *args, **kwargs):
         try:
-            self.counted = count_early(request)
+            self.early = count_early(request)
         except Exception as error:  # noqa: BLE001 - raised again in initial(), for DRF to answer
             # An outage while counting (503) or a bug (500): DRF's exception handler answers
             # it, as it did when the attempt was counted in post().
             self.early_error = error
         else:
-            if self.counted is not None and self.counted.retry_after is not None:
-                return too_many_login_attempts(self.counted.retry_after, allow=", ".join(self.allowed_methods))
+            if self.early is not None and self.early.counted.retry_after is not None:
+                return too_many_login_attempts(self.early.counted.retry_after, allow=", ".join(self.allowed_methods))
         return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
@@ -189,11 +206,15 @@ class LoginView(APIView):
         responses=LOGIN_RESULT,
     )
     def post(self, request):
-        if self.counted is None:  # an attempt counted early passed this check before it was counted
+        if self.early is not None:  # CSRF-checked, counted, and what the serializer would accept (EarlyAttempt)
+            email, password, counted = self.early.email, self.early.password, self.early.counted
+        else:
             enforce_csrf(request._request)
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        result = login_flow.attempt_login(request._request, **serializer.validated_data, counted=self.counted)
+            serializer = LoginSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            email, password = serializer.validated_data["email"], serializer.validated_data["password"]
+            counted = None
+        result = login_flow.attempt_login(request._request, email=email, password=password, counted=counted)
         if result.is_throttled:
             raise TooManyLoginAttempts(wait=result.retry_after)
         if result.needs_second_step:

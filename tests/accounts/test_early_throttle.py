@@ -162,6 +162,26 @@ def test_an_attempt_counted_early_is_not_counted_again_by_the_view(client):
     assert (_account_count(user.email), _ip_count()) == (2, 2)
 
 
+def test_an_attempt_counted_early_is_checked_with_its_early_credentials_not_parsed_again(client):
+    """The early check took only what LoginSerializer accepts unchanged: post() reuses its credentials."""
+    user = customer()
+    with mock.patch.object(LoginSerializer, "is_valid", side_effect=AssertionError("validated twice")):
+        assert api_login_response(client, user.email, WRONG).status_code == 401
+        response = api_login_response(client, user.email.upper(), PASSWORD)  # normalized as ever
+    assert response.status_code == 200 and response.json()["user"]["email"] == user.email
+
+
+def test_a_body_the_early_check_leaves_to_drf_is_still_validated_by_the_serializer(client):
+    user = customer()
+    original = LoginSerializer.is_valid
+    with mock.patch.object(LoginSerializer, "is_valid", autospec=True, side_effect=original) as is_valid:
+        response = client.post(
+            LOGIN_API + "?format=json", json.dumps({"email": user.email, "password": PASSWORD}),
+            content_type="application/json",
+        )
+    assert response.status_code == 200 and is_valid.call_count == 1
+
+
 def test_the_sixth_api_attempt_is_the_first_refused(client):
     user = customer()
     answers = [api_login_response(client, user.email, WRONG).status_code for _ in range(7)]

@@ -96,8 +96,7 @@ def test_a_sign_in_commits_once_and_writes_its_session_row_once(client):
     statements: list[tuple[str, bool]] = []
 
     def record(execute, sql, params, many, context):
-        # On PostgreSQL the sign-in's writes are one execute (core.rows.batch): each counted on its own.
-        statements.extend((part, context["connection"].in_atomic_block) for part in sql.split("; "))
+        statements.append((sql, context["connection"].in_atomic_block))
         return execute(sql, params, many, context)
 
     database = type(connections["default"])

@@ -114,7 +114,7 @@ def record(
         event, outcome=outcome, request=request, actor=actor, client_id=client_id, target=target, reason=reason
     )
     rows.insert(row)  # an INSERT built once, not compiled per event (core.rows)
-    rows.after_write(lambda: _log(row))  # in a rows.batch, once the row is sent
+    _log(row)
     return row
 
 

@@ -329,14 +329,11 @@ def sign_in(request: HttpRequest, user: User, methods: list[str] | tuple[str, ..
 
     Every write is in one transaction, so a sign-in costs one commit and lands whole or
     not at all: the previous session's deletion, the new session row (written once),
-    ``last_login``, the sessions-page entry and the audit row (the last four as one
-    round trip on PostgreSQL, ``core.rows.batch``). The user's row was read by
+    ``last_login``, the sessions-page entry and the audit row. The user's row was read by
     authenticate() together with their authenticator app (no second look-up).
     """
     previous_key = request.session.session_key
-    # rows.batch: last_login, the session, its sessions-page entry and the audit row are sent
-    # together at the block's end, before the commit (one round trip on PostgreSQL, not four).
-    with transaction.atomic(), rows.batch():
+    with transaction.atomic():
         # The backend is named: a user who just registered did not come from authenticate().
         login(request, user, backend="accounts.backends.EmailBackend")
         # last_login also voids every password reset link issued before this sign-in (Django's

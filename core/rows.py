@@ -16,22 +16,12 @@ token endpoint's, more than running it) is written once as SQL with :func:`colum
 :func:`table` and :func:`column`, and its row turned into instances by :func:`instance_from`
 and :func:`joined_instance_from` with the backend's and the fields' converters and
 ``Model.from_db``, as a queryset does (a datetime from SQLite's text, a UUID, JSON).
-
-Batching: inside :func:`batch`, :func:`insert` and :func:`update` on PostgreSQL are held and
-sent together when the block ends, as one multi-statement execute: one round trip instead
-of one per row (psycopg's client-side binding, Django's default, sends several statements
-in one message; each row's values are prepared when it is queued). A sign-in's four writes
-cost one round trip instead of four, 0.2 ms of process CPU and 0.65 ms of wall time less
-(measured in process on the production profile). Elsewhere (SQLite, or server-side binding,
-which takes one statement per execute) each runs at once, as outside a batch.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
@@ -69,85 +59,15 @@ def _returning_sql(model: type[Model], alias: str) -> str:
     return f" RETURNING {connections[alias].ops.quote_name(key.column or key.name)}"  # PostgreSQL, SQLite >= 3.35
 
 
-# A write held by batch(): its alias, statement, parameters, and the row whose key it returns.
-_Held = tuple[str, str, list[Any], Model | None]
-_held: ContextVar[list[_Held] | None] = ContextVar("rows_held", default=None)
-_then: ContextVar[list[Callable[[], None]] | None] = ContextVar("rows_then", default=None)
-
-
-def can_batch(alias: str) -> bool:
-    """Whether the alias's connection takes several statements in one execute."""
-    connection = connections[alias]
-    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get("server_side_binding")
-
-
-@contextmanager
-def batch() -> Iterator[None]:
-    """Hold the :func:`insert` and :func:`update` writes of the block and send them together at its end.
-
-    Use it inside the transaction they belong to (``with transaction.atomic(), rows.batch():``):
-    the writes are sent before it commits, and an error in the block discards them. Only
-    for writes nothing in the block reads back: a held row's key (``RETURNING``) is set
-    when the block ends. Nested, the inner block joins the outer one.
-    """
-    if _held.get() is not None:
-        yield
-        return
-    held: list[_Held] = []
-    then: list[Callable[[], None]] = []
-    token, then_token = _held.set(held), _then.set(then)
-    try:
-        yield
-    finally:
-        _held.reset(token)
-        _then.reset(then_token)
-    _send(held)
-    for callback in then:
-        callback()
-
-
-def after_write(callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the writes queued so far are sent: at once outside a :func:`batch`,
-    else at its end (after its writes; never when the block failed). For what must not
-    claim a write that may not happen, such as an audit row's log line."""
-    then = _then.get()
-    if then is None:
-        callback()
-    else:
-        then.append(callback)
-
-
-def _send(held: list[_Held]) -> None:
-    """One execute per alias for the held writes, in the order they were queued."""
-    for alias in dict.fromkeys(write[0] for write in held):
-        writes = [write for write in held if write[0] == alias]
-        with connections[alias].cursor() as cursor:
-            cursor.execute("; ".join(write[1] for write in writes), [value for write in writes for value in write[2]])
-            for index, (_alias, _sql, _params, returns_key) in enumerate(writes):
-                if index:
-                    cursor.nextset()
-                if returns_key is not None:
-                    returns_key.pk = cursor.fetchone()[0]
-
-
-def _write(alias: str, sql: str, params: list[Any], returns_key: Model | None = None) -> None:
-    """Run one write now, or hold it when a :func:`batch` is open and the database can take it."""
-    held = _held.get()
-    if held is not None and can_batch(alias):
-        held.append((alias, sql, params, returns_key))
-        return
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, params)
-        if returns_key is not None:
-            returns_key.pk = cursor.fetchone()[0]
-
-
 def insert(row: Model) -> None:
-    """Write a new model instance as one INSERT (in whatever transaction is open; held in a :func:`batch`)."""
+    """Write a new model instance as one INSERT (in whatever transaction is open)."""
     model = type(row)
     alias = router.db_for_write(model, instance=row)
     returning = _returning_sql(model, alias)
-    _write(alias, insert_sql(model, alias) + returning, values(row, alias), row if returning else None)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(insert_sql(model, alias) + returning, values(row, alias))
+        if returning:
+            row.pk = cursor.fetchone()[0]
     row._state.adding = False
     row._state.db = alias
 
@@ -168,13 +88,14 @@ def _update_sql(model: type[Model], names: tuple[str, ...], alias: str) -> str:
 
 def update(row: Model, *names: str) -> None:
     """Write these fields of an existing row as one UPDATE by its key, in whatever transaction
-    is open (held in a :func:`batch`): what ``save(update_fields=names)`` writes."""
+    is open: what ``save(update_fields=names)`` writes."""
     model = type(row)
     alias = router.db_for_write(model, instance=row)
     connection, key = connections[alias], model._meta.pk
     assert key is not None, "a concrete model has a primary key"
     values = [field.get_db_prep_save(field.pre_save(row, add=False), connection) for field in _named(model, names)]
-    _write(alias, _update_sql(model, names, alias), [*values, key.get_db_prep_value(row.pk, connection)])
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model, names, alias), [*values, key.get_db_prep_value(row.pk, connection)])
 
 
 @functools.cache

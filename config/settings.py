@@ -176,8 +176,9 @@ if _database_url:
     }
     # Parameters bound by PostgreSQL, and a statement prepared there once one connection has
     # sent it five times (psycopg's prepare_threshold): PostgreSQL then parses and plans it once
-    # per connection instead of on every call. Django's default (client-side binding, nothing prepared) cost a refresh
-    # 2.5 ms of PostgreSQL's CPU against 1.4 ms (bench/README.md, "Refresh: PostgreSQL's side").
+    # per connection instead of on every call. Django's default (client-side binding, nothing
+    # prepared) cost a refresh 2.5-2.8 ms of PostgreSQL's CPU against 1.3-1.5 ms
+    # (bench/README.md, "Refresh: PostgreSQL's side (issue 16)"); README "Deploying" has the limits.
     # Behind a pooler that hands a connection's statements to other server connections
     # (PgBouncer's transaction pooling before 1.21, or without max_prepared_statements), add
     # ?server_side_binding=false to DATABASE_URL: the URL's options win over these.

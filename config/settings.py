@@ -187,6 +187,9 @@ if _database_url:
         "prepare_threshold": 5,
         **DATABASES["default"].get("OPTIONS", {}),
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's, with batches that fit PostgreSQL's 65,535 bound parameters per statement.
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -201,7 +204,7 @@ else:
             "TEST": {"NAME": VAR_DIR / f"test_db_{os.getpid()}.sqlite3"},
         }
     }
-if IS_PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+if IS_PRODUCTION and DATABASES["default"]["ENGINE"] != "core.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL in the production profile.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

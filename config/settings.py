@@ -174,6 +174,22 @@ if _database_url:
             _database_url, conn_max_age=0 if ENV == "test" else 60, conn_health_checks=True
         )
     }
+    # Parameters bound by PostgreSQL, and a statement prepared there once one connection has
+    # sent it five times (psycopg's prepare_threshold): PostgreSQL then parses and plans it once
+    # per connection instead of on every call. Django's default (client-side binding, nothing
+    # prepared) cost a refresh 2.5-2.8 ms of PostgreSQL's CPU against 1.3-1.5 ms
+    # (bench/README.md, "Refresh: PostgreSQL's side (issue 16)"); README "Deploying" has the limits.
+    # Behind a pooler that hands a connection's statements to other server connections
+    # (PgBouncer's transaction pooling before 1.21, or without max_prepared_statements), add
+    # ?server_side_binding=false to DATABASE_URL: the URL's options win over these.
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's, with batches that fit PostgreSQL's 65,535 bound parameters per statement.
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -188,7 +204,7 @@ else:
             "TEST": {"NAME": VAR_DIR / f"test_db_{os.getpid()}.sqlite3"},
         }
     }
-if IS_PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+if IS_PRODUCTION and DATABASES["default"]["ENGINE"] != "core.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL in the production profile.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

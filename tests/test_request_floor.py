@@ -15,8 +15,9 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.utils.functional import empty
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from core.middleware import MessageMiddleware, RequestLogMiddleware
+from core.middleware import MessageMiddleware, RequestLogMiddleware, request_line
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +66,24 @@ def test_every_request_through_the_site_gets_one_line(client, request_log):
     client.get("/no-such-page/")
 
     assert [json.loads(r.getMessage())["status"] for r in request_log] == [200, 404]
+
+
+_text = st.text(alphabet=st.characters(), max_size=40)  # any code point: quotes, controls, surrogates
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    request_id=_text, method=_text, path=_text, status=st.integers(min_value=100, max_value=599),
+    outcome=st.sampled_from(["ok", "denied", "error"]), user_id=st.none() | _text, client_id=st.none() | _text,
+    duration_ms=st.floats(min_value=0, max_value=1e7, allow_nan=False).map(lambda ms: round(ms, 1)),
+)
+def test_the_request_line_is_the_json_that_json_dumps_writes_for_any_values(**fields):
+    """``request_line`` writes its JSON by hand (issue 16, the per-request floor): for any
+    value, it is the text ``json.dumps`` gives, escapes included, and reads back the same."""
+    line = request_line(**fields)
+
+    assert line == json.dumps({"event": "request", **fields})
+    assert json.loads(line) == {"event": "request", **fields}
 
 
 # --- Messages ---------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ does: an entry that could not be removed must not outlive the outage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -50,6 +51,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache
 from django.db import models, router, transaction
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
@@ -141,10 +146,38 @@ def _row(instance: models.Model, *, keep_secret: bool = False) -> dict:
 
 
 def _instance(model: type[models.Model], row: dict) -> models.Model:
-    # By name, in the model's own field order: an entry written before a deploy that added or
-    # removed a field still rebuilds (a missing field is deferred, a removed one ignored).
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in row]
-    return model.from_db(router.db_for_read(model), names, [row[name] for name in names])
+    """The instance ``model.from_db`` would build from ``row``, by name: an entry written before a
+    deploy that added or removed a field still rebuilds (a missing field is deferred, a removed
+    one ignored).
+
+    ``from_db`` calls ``__init__``, which walks every field and sends ``pre_init`` and
+    ``post_init``: about a fifth of what a bearer read adds to the same view without DRF. Where
+    no receiver listens to those signals for the model and every field's attribute is a plain
+    ``DeferredAttribute`` (or a foreign key's, which only clears a cached related object, and a
+    new instance has none), setting the values in the instance's ``__dict__`` builds the same
+    instance; otherwise ``from_db`` does.
+    """
+    db = router.db_for_read(model)
+    attnames = _plain_attnames(model)
+    if attnames is None or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        names = [field.attname for field in model._meta.concrete_fields if field.attname in row]
+        return model.from_db(db, names, [row[name] for name in names])
+    instance = model.__new__(model)
+    state = instance._state = ModelState()
+    state.adding, state.db = False, db
+    instance.__dict__.update(row if row.keys() <= attnames else {name: row[name] for name in row if name in attnames})
+    return instance
+
+
+@functools.cache
+def _plain_attnames(model: type[models.Model]) -> frozenset[str] | None:
+    """The model's concrete fields' attribute names, or None if one of them is set through a
+    descriptor that does more than store the value (``_instance`` then uses ``from_db``)."""
+    plain = (DeferredAttribute, ForeignKeyDeferredAttribute)
+    fields = model._meta.concrete_fields
+    if any(type(model.__dict__.get(field.attname, None)) not in plain for field in fields):
+        return None
+    return frozenset(field.attname for field in fields)
 
 
 def _rebuild(entry: dict):

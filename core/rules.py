@@ -20,6 +20,7 @@ gives both answers the project needs:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,6 +64,23 @@ def _resolve(obj: Any, path: list[str]) -> list[Any]:
     return values
 
 
+@functools.cache
+def _path_crosses_to_many(model: type[Model], path: str) -> bool:
+    """:meth:`Check.crosses_to_many`, kept per model and path: the schema does not change while a process runs."""
+    for step in path.split("__"):
+        if step == "pk":
+            return False
+        field = model._meta.get_field(step)
+        if field.one_to_many or field.many_to_many:
+            return True
+        if not field.is_relation:
+            return False
+        related = field.related_model
+        assert related is not None, f"{step} is a relation without a model"
+        model = related
+    return False
+
+
 @dataclass(frozen=True)
 class Check:
     """One condition on an object attribute, e.g. ``status == "pending"``."""
@@ -78,24 +96,17 @@ class Check:
             # The ORM would read it as isnull, which across a to-many path also matches
             # objects with no related row at all: a machine client (pk None) would "own" them.
             condition = Q(pk__in=[])
+        elif self.op == "exact":
+            # The ORM's default lookup, named by the path alone: the same SQL, and the ORM does not
+            # first try "exact" as a field name (a third of the cost of filtering by it).
+            condition = Q(**{self.path: self.value})
         else:
             condition = Q(**{f"{self.path}__{self.op}": self.value})
         return ~condition if self.negate else condition
 
     def crosses_to_many(self, model: type[Model]) -> bool:
         """Does the path follow a one-to-many or many-to-many relation from ``model``?"""
-        for step in self.path.split("__"):
-            if step == "pk":
-                return False
-            field = model._meta.get_field(step)
-            if field.one_to_many or field.many_to_many:
-                return True
-            if not field.is_relation:
-                return False
-            related = field.related_model
-            assert related is not None, f"{step} is a relation without a model"
-            model = related
-        return False
+        return _path_crosses_to_many(model, self.path)
 
     def describe(self) -> str:
         """The condition in words, e.g. ``status == 'pending'`` or ``not requested_by_id == you``."""

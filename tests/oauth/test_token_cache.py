@@ -254,6 +254,19 @@ def test_the_rebuilt_instances_are_what_the_database_gives(token, alice):
         assert (built._state.adding, built._state.db) == (False, "default")
 
 
+def test_two_requests_never_share_a_json_value_of_the_same_entry(token, alice):
+    """The same bytes may be decoded once per process: a JSON field's value is copied per instance."""
+    AccessToken.objects.update(resource=["http://testserver/api/"])
+    warm(token)
+
+    first = token_cache.load(token, never_called)
+    first.resource.append("https://elsewhere.example.com/")
+    second = token_cache.load(token, never_called)
+
+    assert second.resource == ["http://testserver/api/"]
+    assert entry_of(token)["token"]["resource"] == ["http://testserver/api/"]
+
+
 def test_a_model_with_an_init_receiver_is_rebuilt_through_from_db(token, alice):
     """``post_init`` receivers (ImageField's, a project's own) still see every rebuilt instance."""
     warm(token)

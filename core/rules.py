@@ -186,8 +186,11 @@ class Registry:
     def __init__(self) -> None:
         self._permissions: dict[str, Permission] = {}
         self._scopes: dict[str, Scope] = {}
+        # Scope -> the permissions it covers, answered once per scope (every bearer request asks).
+        self._of_scope: dict[str, frozenset[str]] = {}
 
     def register(self, *, permissions: Iterable[Permission] = (), scopes: Iterable[Scope] = ()) -> None:
+        self._of_scope = {}
         for scope in scopes:
             self._add(self._scopes, scope.name, scope, "scope")
         for permission in permissions:
@@ -216,7 +219,12 @@ class Registry:
         return dict(self._scopes)
 
     def permissions_of_scope(self, name: str) -> frozenset[str]:
-        return frozenset(permission.name for permission in self._permissions.values() if permission.scope == name)
+        covered = self._of_scope.get(name)
+        if covered is None:
+            covered = frozenset(permission.name for permission in self._permissions.values() if permission.scope == name)
+            if name in self._scopes:  # only declared scopes are kept: a token's unknown ones stay uncounted
+                self._of_scope[name] = covered
+        return covered
 
     def default_grants(self) -> dict[str, frozenset[str]]:
         """Role -> the permissions the apps grant it by default (their data migrations install them)."""

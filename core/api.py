@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -27,6 +27,7 @@ from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.unavailable import RETRY_AFTER_SECONDS, is_service_outage
@@ -144,7 +145,8 @@ def _renderer_choice(accept: str, renderer_classes: tuple[type, ...]) -> tuple[i
     """DRF's (renderer's index, accepted media type) for this header, or None (406)."""
     renderers = [renderer_class() for renderer_class in renderer_classes]
     try:
-        renderer, media_type = DefaultContentNegotiation().select_renderer(_AcceptOnly(accept), renderers)
+        request = cast(Request, _AcceptOnly(accept))  # all a negotiation without a format reads
+        renderer, media_type = DefaultContentNegotiation().select_renderer(request, renderers)
     except exceptions.NotAcceptable:
         return None
     return renderers.index(renderer), media_type

@@ -221,7 +221,7 @@ class Registry:
     def permissions_of_scope(self, name: str) -> frozenset[str]:
         covered = self._of_scope.get(name)
         if covered is None:
-            covered = frozenset(permission.name for permission in self._permissions.values() if permission.scope == name)
+            covered = frozenset(key for key, permission in self._permissions.items() if permission.scope == name)
             if name in self._scopes:  # only declared scopes are kept: a token's unknown ones stay uncounted
                 self._of_scope[name] = covered
         return covered

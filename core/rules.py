@@ -20,6 +20,7 @@ gives both answers the project needs:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,6 +64,23 @@ def _resolve(obj: Any, path: list[str]) -> list[Any]:
     return values
 
 
+@functools.cache
+def _path_crosses_to_many(model: type[Model], path: str) -> bool:
+    """:meth:`Check.crosses_to_many`, kept per model and path: the schema does not change while a process runs."""
+    for step in path.split("__"):
+        if step == "pk":
+            return False
+        field = model._meta.get_field(step)
+        if field.one_to_many or field.many_to_many:
+            return True
+        if not field.is_relation:
+            return False
+        related = field.related_model
+        assert related is not None, f"{step} is a relation without a model"
+        model = related
+    return False
+
+
 @dataclass(frozen=True)
 class Check:
     """One condition on an object attribute, e.g. ``status == "pending"``."""
@@ -78,24 +96,17 @@ class Check:
             # The ORM would read it as isnull, which across a to-many path also matches
             # objects with no related row at all: a machine client (pk None) would "own" them.
             condition = Q(pk__in=[])
+        elif self.op == "exact":
+            # The ORM's default lookup, named by the path alone: the same SQL, and the ORM does not
+            # first try "exact" as a field name (a third of the cost of filtering by it).
+            condition = Q(**{self.path: self.value})
         else:
             condition = Q(**{f"{self.path}__{self.op}": self.value})
         return ~condition if self.negate else condition
 
     def crosses_to_many(self, model: type[Model]) -> bool:
         """Does the path follow a one-to-many or many-to-many relation from ``model``?"""
-        for step in self.path.split("__"):
-            if step == "pk":
-                return False
-            field = model._meta.get_field(step)
-            if field.one_to_many or field.many_to_many:
-                return True
-            if not field.is_relation:
-                return False
-            related = field.related_model
-            assert related is not None, f"{step} is a relation without a model"
-            model = related
-        return False
+        return _path_crosses_to_many(model, self.path)
 
     def describe(self) -> str:
         """The condition in words, e.g. ``status == 'pending'`` or ``not requested_by_id == you``."""
@@ -175,8 +186,11 @@ class Registry:
     def __init__(self) -> None:
         self._permissions: dict[str, Permission] = {}
         self._scopes: dict[str, Scope] = {}
+        # Scope -> the permissions it covers, answered once per scope (every bearer request asks).
+        self._of_scope: dict[str, frozenset[str]] = {}
 
     def register(self, *, permissions: Iterable[Permission] = (), scopes: Iterable[Scope] = ()) -> None:
+        self._of_scope = {}
         for scope in scopes:
             self._add(self._scopes, scope.name, scope, "scope")
         for permission in permissions:
@@ -205,7 +219,12 @@ class Registry:
         return dict(self._scopes)
 
     def permissions_of_scope(self, name: str) -> frozenset[str]:
-        return frozenset(permission.name for permission in self._permissions.values() if permission.scope == name)
+        covered = self._of_scope.get(name)
+        if covered is None:
+            covered = frozenset(key for key, permission in self._permissions.items() if permission.scope == name)
+            if name in self._scopes:  # only declared scopes are kept: a token's unknown ones stay uncounted
+                self._of_scope[name] = covered
+        return covered
 
     def default_grants(self) -> dict[str, frozenset[str]]:
         """Role -> the permissions the apps grant it by default (their data migrations install them)."""

@@ -13,8 +13,8 @@ nothing tells them apart: one policy, one scope check.
 
 from __future__ import annotations
 
+from django.utils.functional import cached_property
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.common import Request as OAuthRequest
 from rest_framework import authentication, exceptions
 
 from oauth import personal_tokens
@@ -27,6 +27,25 @@ class InvalidToken(exceptions.AuthenticationFailed):
     www_authenticate = 'Bearer realm="api", error="invalid_token"'
 
 
+class ResourceRequest:
+    """The request DOT's ``validate_bearer_token`` is given: what it reads and what it sets.
+
+    It reads the request's URI only for a token restricted to resources (RFC 8707's audience
+    check), so the URI is built when read; it sets the client, the user, the scopes and the
+    token, and ``oauth2_error`` on a refusal. oauthlib's own ``Request`` would also copy the
+    headers and parse the query and body, which nothing here reads.
+    """
+
+    def __init__(self, request) -> None:
+        self._request = request
+        self.scopes: list[str] = []
+        self.access_token = None
+
+    @cached_property
+    def uri(self) -> str:
+        return self._request.build_absolute_uri(self._request.path)
+
+
 def validated_access_token(request, token: str):
     """The access token, if DOT's validator accepts it for this request; otherwise None.
 
@@ -35,8 +54,7 @@ def validated_access_token(request, token: str):
     checks expiry and the token's audience (RFC 8707, hence the URI), our validator the
     user's state.
     """
-    oauth_request = OAuthRequest(request.build_absolute_uri(request.path))
-    oauth_request.scopes = []
+    oauth_request = ResourceRequest(request)
     if not oauth2_settings.OAUTH2_VALIDATOR_CLASS().validate_bearer_token(token, [], oauth_request):
         return None
     return oauth_request.access_token

@@ -129,40 +129,42 @@ def decide(principal: Principal, perm: str, obj: Any = None) -> Decision:
     return Decision(False, "; ".join(failures) or f"no rule of role {principal.role} covers {perm} on objects")
 
 
-def visible_q(principal: Principal, perm: str) -> Q | None:
-    """The database filter for objects the principal may ``perm``; None means none at all."""
+def _visible_rules(principal: Principal, perm: str) -> list[Rule]:
+    """The rules under which the principal may ``perm`` objects; none if it may not at all."""
     declared = _object_permission(perm)
     if declared is None or not decide(principal, perm).allowed:
-        return None
-    rules = _rules(declared, principal)
-    if not rules:
-        return None
+        return []
+    return _rules(declared, principal)
+
+
+def _any_of(rules: list[Rule]) -> Q:
     condition = rules[0].q()
     for rule in rules[1:]:
         condition |= rule.q()
     return condition
 
 
+def visible_q(principal: Principal, perm: str) -> Q | None:
+    """The database filter for objects the principal may ``perm``; None means none at all."""
+    rules = _visible_rules(principal, perm)
+    return _any_of(rules) if rules else None
+
+
 def restrict(queryset: QuerySet, principal: Principal, perm: str) -> QuerySet:
     """Narrow a queryset to the objects the principal may ``perm`` (NetBox's ``restrict``)."""
-    condition = visible_q(principal, perm)
-    if condition is None:
+    rules = _visible_rules(principal, perm)
+    if not rules:
         return queryset.none()
-    if _crosses_to_many(queryset.model, principal, perm):
+    condition = _any_of(rules)
+    if _crosses_to_many(queryset.model, rules):
         # A join across a to-many relation repeats the object per related row: filter by key.
         return queryset.filter(pk__in=queryset.model._default_manager.filter(condition).values("pk"))
     return queryset.filter(condition)
 
 
-def _crosses_to_many(model: type[Model], principal: Principal, perm: str) -> bool:
+def _crosses_to_many(model: type[Model], rules: list[Rule]) -> bool:
     """Does a positive check of the rules follow a to-many relation? (A negated one is a subquery already.)"""
-    declared = _object_permission(perm)
-    assert declared is not None, f"{perm} has no object rules"  # restrict() checked it first
-    return any(
-        check.crosses_to_many(model) and not check.negate
-        for rule in _rules(declared, principal)
-        for check in rule.checks
-    )
+    return any(check.crosses_to_many(model) and not check.negate for rule in rules for check in rule.checks)
 
 
 

@@ -161,6 +161,26 @@ def test_an_expired_token_is_invalid_token(token):
     assert_invalid_token(api_get(Client(), "/api/me/", token))
 
 
+@pytest.mark.parametrize(
+    ("resource", "status"),
+    [
+        (["https://elsewhere.example.com/api/"], 401),  # another resource server's token
+        (["http://testserver/api/"], 200),  # this API's, by URL prefix (DOT's validator)
+        ([], 200),  # a token restricted to nothing is unrestricted
+    ],
+)
+def test_a_token_restricted_to_another_resource_is_invalid_token_here(token, resource, status):
+    """RFC 8707: the request's URL is checked against the resources a token was issued for."""
+    AccessToken.objects.update(resource=resource)
+
+    response = api_get(Client(), "/api/orders/", token)
+
+    if status == 401:
+        assert_invalid_token(response)
+    else:
+        assert response.status_code == status, response.content
+
+
 def test_a_token_revoked_at_the_revocation_endpoint_is_invalid_token(token, public_client):
     response = form_post(Client(), REVOKE_PATH, {"token": token, "client_id": public_client.client_id})
 

@@ -32,6 +32,7 @@ import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models.signals import post_init
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -237,6 +238,51 @@ def test_the_rebuilt_instances_defer_the_credentials(token, alice):
     assert (rebuilt.user.pk, rebuilt.user.email, rebuilt.user.role) == (alice.pk, alice.email, Role.CUSTOMER)
     # A deferred field is read from the database when asked for: the real hash, never "".
     assert rebuilt.user.password == User.objects.get(pk=alice.pk).password != ""
+
+
+def test_the_rebuilt_instances_are_what_the_database_gives(token, alice):
+    """Built without ``Model.__init__`` where that is the same: every field's value, unsaved-looking state none."""
+    warm(token)
+
+    rebuilt = token_cache.load(token, never_called)
+    stored = AccessToken.objects.select_related("user", "application").get()
+
+    for built, row in ((rebuilt, stored), (rebuilt.user, stored.user), (rebuilt.application, stored.application)):
+        for field in row._meta.concrete_fields:
+            if field.attname not in built.get_deferred_fields():
+                assert getattr(built, field.attname) == getattr(row, field.attname), field.attname
+        assert (built._state.adding, built._state.db) == (False, "default")
+
+
+def test_two_requests_never_share_a_json_value_of_the_same_entry(token, alice):
+    """The same bytes may be decoded once per process: a JSON field's value is copied per instance."""
+    AccessToken.objects.update(resource=["http://testserver/api/"])
+    warm(token)
+
+    first = token_cache.load(token, never_called)
+    first.resource.append("https://elsewhere.example.com/")
+    second = token_cache.load(token, never_called)
+
+    assert second.resource == ["http://testserver/api/"]
+    assert entry_of(token)["token"]["resource"] == ["http://testserver/api/"]
+
+
+def test_a_model_with_an_init_receiver_is_rebuilt_through_from_db(token, alice):
+    """``post_init`` receivers (ImageField's, a project's own) still see every rebuilt instance."""
+    warm(token)
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=User)
+    try:
+        rebuilt = token_cache.load(token, never_called)
+    finally:
+        post_init.disconnect(receiver, sender=User)
+
+    assert seen == [rebuilt.user]
+    assert "password" in rebuilt.user.get_deferred_fields()
 
 
 def test_saving_the_rebuilt_user_does_not_blank_its_password(token, alice):

@@ -54,6 +54,21 @@ def test_declaring_one_permission_twice_differently_is_refused():
         scratch.register(permissions=[Permission("orders.view_order", "see orders")])
 
 
+def test_what_a_scope_covers_follows_every_registration():
+    """Kept per declared scope once asked, and forgotten when an app registers more."""
+    scratch = Registry()
+    scratch.register(
+        scopes=[Scope("things:read", "See things")],
+        permissions=[Permission("things.view_thing", "view things", scope="things:read")],
+    )
+    assert scratch.permissions_of_scope("things:read") == {"things.view_thing"}
+
+    scratch.register(permissions=[Permission("things.list_thing", "list things", scope="things:read")])
+
+    assert scratch.permissions_of_scope("things:read") == {"things.view_thing", "things.list_thing"}
+    assert scratch.permissions_of_scope("undeclared:scope") == frozenset()
+
+
 def test_an_object_permission_without_rules_fails_the_check(scratch_registry):
     scratch_registry.register(permissions=[Permission("orders.view_order", "view orders", model="orders.order")])
     assert error_ids(checks.check_declarations()) == ["permissions.E001"]

@@ -7,9 +7,6 @@ plans every statement on every call: for a refresh that was almost half of Postg
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,33 +15,16 @@ from django.db.models.deletion import Collector
 from oauth2_provider.models import get_refresh_token_model
 
 from core.postgresql.base import MAX_BOUND_PARAMETERS, DatabaseWrapper
+from tests.support.production import production_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def production_database_options(tmp_path, database_url: str) -> dict:
-    """The production profile's DATABASES["default"]["OPTIONS"] (and its ENGINE as ``engine``), loaded in a
-    fresh process as make serve loads it."""
-    key = tmp_path / "oidc.pem"
-    if not key.exists():
-        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_ENV": "production",
-        "DJANGO_SECRET_KEY": "x" * 20 + "production-test-key-not-a-real-secret-0123456789",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "PUBLIC_ORIGIN": "https://auth.example.com",
-        "OIDC_RSA_PRIVATE_KEY_FILE": str(key),
-        "DJANGO_VAR_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    script = (
-        "import json; from django.conf import settings; d = settings.DATABASES['default']; "
-        "print(json.dumps(dict(d.get('OPTIONS', {}), engine=d['ENGINE'])))"
-    )
-    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    """The production profile's DATABASES["default"]["OPTIONS"] (and its ENGINE as ``engine``)."""
+    database = "settings.DATABASES['default']"
+    expression = f"dict({database}.get('OPTIONS', {{}}), engine={database}['ENGINE'])"
+    return production_settings(tmp_path, expression, database_url=database_url)
 
 
 def test_the_production_profile_binds_on_the_server_and_prepares_repeated_statements(tmp_path):

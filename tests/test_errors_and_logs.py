@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
 import sys
 from pathlib import Path
 from unittest import mock
@@ -23,6 +22,7 @@ from oauth.registration import register_client
 from tests.factories import PASSWORD, OrderFactory, customer
 from tests.support.clients import api_login, csrf_token
 from tests.support.oauth import REDIRECT_URI, api_get, mint_token
+from tests.support.production import production_settings
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,27 +157,13 @@ def test_cors_only_for_configured_origins_and_never_a_wildcard_with_credentials(
 
 def test_production_settings_are_hardened(tmp_path):
     """Loaded in a fresh process with the production environment, as make serve does."""
-    key = tmp_path / "oidc.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_ENV": "production",
-        "DJANGO_SECRET_KEY": "x" * 20 + "production-test-key-not-a-real-secret-0123456789",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "PUBLIC_ORIGIN": "https://auth.example.com",
-        "OIDC_RSA_PRIVATE_KEY_FILE": str(key),
-        "DJANGO_VAR_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    script = (
-        "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) for k in "
-        "['DEBUG', 'SECURE_HSTS_SECONDS', 'SECURE_HSTS_INCLUDE_SUBDOMAINS', 'SESSION_COOKIE_NAME', "
-        "'CSRF_COOKIE_NAME', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', "
-        "'SESSION_ENGINE', 'SECURE_SSL_REDIRECT']} | {'cache': s.CACHES['default']['BACKEND']}))"
+    values = production_settings(
+        tmp_path,
+        "{k: getattr(settings, k) for k in ['DEBUG', 'SECURE_HSTS_SECONDS', 'SECURE_HSTS_INCLUDE_SUBDOMAINS', "
+        "'SESSION_COOKIE_NAME', 'CSRF_COOKIE_NAME', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', "
+        "'SESSION_COOKIE_HTTPONLY', 'SESSION_ENGINE', 'SECURE_SSL_REDIRECT']} "
+        "| {'cache': settings.CACHES['default']['BACKEND']}",
     )
-    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
-    values = json.loads(out.stdout)
     assert values["DEBUG"] is False
     assert values["SECURE_HSTS_SECONDS"] >= 31536000 and values["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
     assert values["SESSION_COOKIE_NAME"].startswith("__Host-") and values["CSRF_COOKIE_NAME"].startswith("__Host-")

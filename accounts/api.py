@@ -9,6 +9,7 @@ A credential that is refused, of any shape, is a 401 (sign-in, step-up) or a 400
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -130,11 +131,24 @@ def plain_login_credentials(request: HttpRequest) -> tuple[str, str] | None:
         return None
     if not 0 < len(email) <= 254 or not 0 < len(password) <= 4096:
         return None
-    try:
-        validate_email(email)  # DRF's EmailField's validator; it also refuses the spaces DRF would trim
-    except DjangoValidationError:
+    if not is_valid_email(email):
         return None
     return email, password
+
+
+@functools.lru_cache(maxsize=1024)
+def is_valid_email(email: str) -> bool:
+    """DRF's EmailField's validator (it also refuses the spaces DRF would trim), remembered.
+
+    Django's ``validate_email`` runs two regular expressions and an IDNA encoding: about 0.1 ms,
+    a twentieth of a refused sign-in's CPU. A guessing run sends one address over and over, so
+    its answer is kept for the last 1,024 addresses (it depends on nothing but the address).
+    """
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

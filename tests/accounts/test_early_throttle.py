@@ -15,6 +15,7 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.core.validators import validate_email
 from django.test import Client, RequestFactory
 from django_ratelimit.core import get_usage
 from django_redis.exceptions import ConnectionInterrupted
@@ -22,7 +23,7 @@ from hypothesis import given, strategies as st
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from accounts import throttles
+from accounts import api, throttles
 from accounts.api import LoginSerializer, plain_login_credentials
 from accounts.models import AuditEvent, normalize_email
 from core.api import TooManyLoginAttempts, exception_handler, too_many_login_attempts
@@ -351,3 +352,13 @@ _text = st.text(st.characters(codec="utf-8") | st.sampled_from(["\x00", " ", "@"
 )
 def test_whatever_the_early_check_takes_the_serializer_takes_with_the_same_email(data):
     _agrees_with_the_serializer(data)
+
+
+def test_an_address_is_validated_once_and_keeps_its_answer_on_every_repeat():
+    valid, invalid = "repeat.check@example.com", "repeat.check@exa mple.com"
+    api.is_valid_email.cache_clear()
+    with mock.patch("accounts.api.validate_email", wraps=validate_email) as validator:
+        for _ in range(3):
+            assert _early(json.dumps({"email": valid, "password": "pw"})) == (valid, "pw")
+            assert _early(json.dumps({"email": invalid, "password": "pw"})) is None
+    assert [call.args for call in validator.call_args_list] == [(valid,), (invalid,)]

@@ -102,7 +102,7 @@ def test_a_connection_whose_socket_cannot_be_read_asks_the_server(db, round_trip
     def no_poll():
         raise OSError("no poll here")
 
-    monkeypatch.setattr(base.select, "poll", no_poll)
+    monkeypatch.setattr(base, "poll", no_poll)
     next_request(db)
     assert round_trips == [True]
 

@@ -29,8 +29,8 @@ finds that), or a socket that cannot be read.
 
 from __future__ import annotations
 
-import select
 import time
+from select import POLLIN, POLLPRI, poll
 
 from django.db.backends.postgresql import base, operations
 from psycopg import pq
@@ -78,8 +78,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             if self.connection.info.transaction_status != pq.TransactionStatus.IDLE:
                 return False
-            poller = select.poll()
-            poller.register(self.connection.pgconn.socket, select.POLLIN | select.POLLPRI)
+            poller = poll()
+            poller.register(self.connection.pgconn.socket, POLLIN | POLLPRI)
             return not poller.poll(0)  # any event (data, the stream's end, an error) means ask
         except Exception:  # noqa: BLE001 - a connection that cannot say is checked the usual way
             return False

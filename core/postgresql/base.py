@@ -18,9 +18,8 @@ other side has closed: PostgreSQL restarted, the backend terminated (``pg_termin
 ``idle_session_timeout``), a proxy or pooler in between gone. Each of those leaves the socket
 readable (PostgreSQL's ``FATAL`` message, or the end of the stream), and an idle connection's
 socket has nothing else to read: libpq has consumed the last answer. So a connection that is
-idle, whose previous request used it less than ``QUIET_SECONDS`` ago, and whose socket has
-nothing to read is
-taken as usable, as urllib3 decides for a kept-alive HTTP connection (``is_connection_dropped``)
+idle, was used less than ``QUIET_SECONDS`` ago, and whose socket has nothing to read is taken
+as usable, as urllib3 decides for a kept-alive HTTP connection (``is_connection_dropped``)
 and go-sql-driver/mysql before reusing one. Anything else gets Django's ``SELECT 1``: a socket
 with something to read (which may also be a harmless notice), a connection not idle, one unused
 for longer (a firewall or NAT may drop an idle flow without a word, and only a round trip
@@ -36,7 +35,7 @@ from django.db.backends.postgresql import base, operations
 from psycopg import pq
 
 MAX_BOUND_PARAMETERS = 65535
-# A connection used (health-checked) at least this often is checked without a round trip.
+# A connection used at least this often is checked without a round trip.
 QUIET_SECONDS = 1.0
 
 
@@ -50,15 +49,16 @@ class DatabaseOperations(operations.DatabaseOperations):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
-    _checked_at = float("-inf")  # monotonic time of this connection's last health check
+    _used_at = float("-inf")  # monotonic time of the connection's last cursor
     health_check_enabled: bool  # Django's, set per connection (unknown to django-stubs)
     health_check_done: bool
 
     def connect(self):
         super().connect()
-        self._checked_at = time.monotonic()  # a new connection has just answered
+        self._used_at = time.monotonic()  # a new connection has just answered
 
     def close_if_health_check_failed(self):
+        """Django calls it before every cursor and checks once per request (``health_check_done``)."""
         if (
             self.connection is not None
             and self.health_check_enabled
@@ -69,11 +69,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.health_check_done = True
         else:
             super().close_if_health_check_failed()
-        self._checked_at = time.monotonic()
+        self._used_at = time.monotonic()
 
     def _quietly_usable(self) -> bool:
         """Usable without asking the server (see the module's docstring); False means ask."""
-        if time.monotonic() - self._checked_at > QUIET_SECONDS:
+        if time.monotonic() - self._used_at > QUIET_SECONDS:
             return False
         try:
             if self.connection.info.transaction_status != pq.TransactionStatus.IDLE:

@@ -313,6 +313,73 @@ def test_saving_the_rebuilt_application_does_not_blank_its_secret(alice, web_cli
     assert row.client_secret == stored_secret
 
 
+def test_the_rebuilt_token_holds_its_user_and_client_as_the_descriptors_would(token, alice, public_client):
+    warm(token)
+
+    with CaptureQueriesContext(connection) as captured:
+        rebuilt = token_cache.load(token, never_called)
+        user, application = rebuilt.user, rebuilt.application
+
+    assert captured.captured_queries == []
+    assert (user.pk, rebuilt.user_id) == (alice.pk, alice.pk)
+    assert (application.pk, rebuilt.application_id) == (public_client.application.pk, public_client.application.pk)
+    assert AccessToken._meta.get_field("user").is_cached(rebuilt)
+    assert AccessToken._meta.get_field("application").is_cached(rebuilt)
+
+
+def test_a_relation_whose_key_is_not_the_related_rows_goes_through_the_descriptor(token, alice):
+    """The related object is cached directly only where the column already holds its key."""
+    warm(token)
+    entry = entry_of(token)
+    entry["token"]["user_id"] = customer().pk  # not the user row's key
+    del entry["token"]["application_id"]  # missing: an entry written before the field existed
+
+    rebuilt = token_cache._rebuild(entry)
+
+    assert (rebuilt.user_id, rebuilt.user.pk) == (alice.pk, alice.pk)  # the descriptor sets the column
+    assert rebuilt.application_id == rebuilt.application.pk
+
+
+class RecordingRouter:
+    """A database router with no opinion that notes the relations it is asked about."""
+
+    asked: list[tuple[str, str]] = []
+
+    def allow_relation(self, obj1, obj2, **hints):
+        self.asked.append((obj1._meta.label_lower, obj2._meta.label_lower))
+        return None
+
+
+def test_with_a_database_router_the_relations_are_set_through_the_descriptors(token, alice):
+    """A router may refuse a relation (``allow_relation``): it is asked, as for any assignment."""
+    warm(token)
+    RecordingRouter.asked = []
+
+    with override_settings(DATABASE_ROUTERS=[RecordingRouter()]):
+        rebuilt = token_cache.load(token, never_called)
+
+    assert rebuilt.user.pk == alice.pk
+    assert ("accounts.user", "oauth2_provider.accesstoken") in RecordingRouter.asked
+    assert ("oauth2_provider.application", "oauth2_provider.accesstoken") in RecordingRouter.asked
+
+
+def test_only_a_plain_foreign_key_is_attached_directly():
+    """A one-to-one's descriptor also caches the reverse side: it keeps going through it."""
+    assert token_cache._foreign_key(AccessToken, "user") == ((("user_id", "id"),), "user")
+    assert token_cache._foreign_key(ClientPolicy, "application") is None
+
+
+def test_a_json_value_is_copied_to_its_depth():
+    """A flat list or dict of immutable values is copied in one step; anything nested is deep-copied."""
+    flat, nested, mapping = ["https://a.example/"], [["x"], {"k": ["v"]}], {"a": {"b": 1}}
+
+    assert token_cache._own(flat) == flat and token_cache._own(flat) is not flat
+    copied = token_cache._own(nested)
+    assert copied == nested and copied[0] is not nested[0] and copied[1]["k"] is not nested[1]["k"]
+    copied_mapping = token_cache._own(mapping)
+    assert copied_mapping == mapping and copied_mapping["a"] is not mapping["a"]
+
+
 # --- Revocation takes effect on the next request -----------------------------------------------
 
 

@@ -766,7 +766,7 @@ def test_reading_an_entry_gives_its_connection_back_to_the_pool(token):
 def test_an_error_redis_answers_is_raised_as_redis_py_raises_it(token):
     """A GET of a key holding another type answers WRONGTYPE: the same error as ``redis.get``."""
     redis = redis_client()
-    name = "bearerh-test:not-a-string"
+    name = "token-cache-test:not-a-string"
     redis.rpush(name, "x")
     try:
         with pytest.raises(RedisResponseError) as ours:

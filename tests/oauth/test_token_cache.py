@@ -40,6 +40,9 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError as RedisResponseError
+from redis.retry import Retry
 
 from accounts.models import Region, Role, User
 from core.unavailable import is_service_outage
@@ -311,6 +314,73 @@ def test_saving_the_rebuilt_application_does_not_blank_its_secret(alice, web_cli
     row = Application.objects.get(pk=web_client.application.pk)
     assert row.name == "Web App, renamed"
     assert row.client_secret == stored_secret
+
+
+def test_the_rebuilt_token_holds_its_user_and_client_as_the_descriptors_would(token, alice, public_client):
+    warm(token)
+
+    with CaptureQueriesContext(connection) as captured:
+        rebuilt = token_cache.load(token, never_called)
+        user, application = rebuilt.user, rebuilt.application
+
+    assert captured.captured_queries == []
+    assert (user.pk, rebuilt.user_id) == (alice.pk, alice.pk)
+    assert (application.pk, rebuilt.application_id) == (public_client.application.pk, public_client.application.pk)
+    assert AccessToken._meta.get_field("user").is_cached(rebuilt)
+    assert AccessToken._meta.get_field("application").is_cached(rebuilt)
+
+
+def test_a_relation_whose_key_is_not_the_related_rows_goes_through_the_descriptor(token, alice):
+    """The related object is cached directly only where the column already holds its key."""
+    warm(token)
+    entry = entry_of(token)
+    entry["token"]["user_id"] = customer().pk  # not the user row's key
+    del entry["token"]["application_id"]  # missing: an entry written before the field existed
+
+    rebuilt = token_cache._rebuild(entry)
+
+    assert (rebuilt.user_id, rebuilt.user.pk) == (alice.pk, alice.pk)  # the descriptor sets the column
+    assert rebuilt.application_id == rebuilt.application.pk
+
+
+class RecordingRouter:
+    """A database router with no opinion that notes the relations it is asked about."""
+
+    asked: list[tuple[str, str]] = []
+
+    def allow_relation(self, obj1, obj2, **hints):
+        self.asked.append((obj1._meta.label_lower, obj2._meta.label_lower))
+        return None
+
+
+def test_with_a_database_router_the_relations_are_set_through_the_descriptors(token, alice):
+    """A router may refuse a relation (``allow_relation``): it is asked, as for any assignment."""
+    warm(token)
+    RecordingRouter.asked = []
+
+    with override_settings(DATABASE_ROUTERS=[RecordingRouter()]):
+        rebuilt = token_cache.load(token, never_called)
+
+    assert rebuilt.user.pk == alice.pk
+    assert ("accounts.user", "oauth2_provider.accesstoken") in RecordingRouter.asked
+    assert ("oauth2_provider.application", "oauth2_provider.accesstoken") in RecordingRouter.asked
+
+
+def test_only_a_plain_foreign_key_is_attached_directly():
+    """A one-to-one's descriptor also caches the reverse side: it keeps going through it."""
+    assert token_cache._foreign_key(AccessToken, "user") == ((("user_id", "id"),), "user")
+    assert token_cache._foreign_key(ClientPolicy, "application") is None
+
+
+def test_a_json_value_is_copied_to_its_depth():
+    """A flat list or dict of immutable values is copied in one step; anything nested is deep-copied."""
+    flat, nested, mapping = ["https://a.example/"], [["x"], {"k": ["v"]}], {"a": {"b": 1}}
+
+    assert token_cache._own(flat) == flat and token_cache._own(flat) is not flat
+    copied = token_cache._own(nested)
+    assert copied == nested and copied[0] is not nested[0] and copied[1]["k"] is not nested[1]["k"]
+    copied_mapping = token_cache._own(mapping)
+    assert copied_mapping == mapping and copied_mapping["a"] is not mapping["a"]
 
 
 # --- Revocation takes effect on the next request -----------------------------------------------
@@ -631,6 +701,82 @@ def test_with_the_cache_down_a_bearer_request_reads_the_database(token, alice, c
         response, queries = get_counting_token_queries(token)
         assert response.status_code == 200, response.content
         assert len(queries) == 1
+
+
+def redis_client():
+    """The Redis client the token cache reads through (django-redis only)."""
+    client = getattr(cache, "client", None)
+    if not hasattr(client, "get_client"):
+        pytest.skip("Redis only (REDIS_URL)")
+    return client.get_client(write=False)
+
+
+def drop_next_read(monkeypatch) -> list:
+    """The token cache's next GET fails as a dropped connection does; the connections it failed on."""
+    send_get, failed = token_cache._send_get, []
+
+    def send(connection, name):
+        if not failed:
+            failed.append(connection)
+            raise RedisConnectionError("Connection reset by peer")
+        return send_get(connection, name)
+
+    monkeypatch.setattr(token_cache, "_send_get", send)
+    return failed
+
+
+def test_a_dropped_connection_is_closed_and_the_request_reads_the_database(token, monkeypatch):
+    """As with ``redis.get`` and the configured policy (no retry): the connection is closed, the
+    error is an outage, the request reads the database, and the next one the cache again."""
+    redis_client()
+    warm(token)
+    drops_once = drop_next_read(monkeypatch)
+
+    response, queries = get_counting_token_queries(token)
+    assert response.status_code == 200 and len(queries) == 1
+    assert len(drops_once) == 1 and drops_once[0]._sock is None  # disconnected before the pool got it back
+
+    response, queries = get_counting_token_queries(token)
+    assert response.status_code == 200 and queries == []
+
+
+def test_a_dropped_connection_is_retried_as_the_connections_retry_policy_says(token, monkeypatch):
+    redis = redis_client()
+    warm(token)
+    drops_once = drop_next_read(monkeypatch)
+    for pooled in redis.connection_pool._available_connections:
+        pooled.retry = Retry(NoBackoff(), 1)
+
+    response, queries = get_counting_token_queries(token)
+
+    assert response.status_code == 200 and queries == []  # the second attempt read the entry
+    assert len(drops_once) == 1
+
+
+def test_reading_an_entry_gives_its_connection_back_to_the_pool(token):
+    redis = redis_client()
+    warm(token)
+
+    for _ in range(3):
+        assert token_cache.load(token, never_called) is not None
+
+    assert not redis.connection_pool._in_use_connections
+
+
+def test_an_error_redis_answers_is_raised_as_redis_py_raises_it(token):
+    """A GET of a key holding another type answers WRONGTYPE: the same error as ``redis.get``."""
+    redis = redis_client()
+    name = "token-cache-test:not-a-string"
+    redis.rpush(name, "x")
+    try:
+        with pytest.raises(RedisResponseError) as ours:
+            token_cache._redis_get(redis, name)
+        with pytest.raises(RedisResponseError) as theirs:
+            redis.get(name)
+    finally:
+        redis.delete(name)
+    assert str(ours.value) == str(theirs.value)
+    assert not redis.connection_pool._in_use_connections
 
 
 def test_with_the_cache_down_a_revocation_fails_and_rolls_back(token, cache_down):

@@ -64,7 +64,6 @@ from django.utils import timezone
 from django_redis.client import DefaultClient
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
-from redis import Redis
 
 from accounts import throttles
 from core.unavailable import is_service_outage
@@ -141,7 +140,7 @@ def _read(cache_key: str) -> Any:
     client = getattr(cache, "client", None)
     if not isinstance(client, DefaultClient):
         return cache.get(cache_key)
-    blob = _redis_get(client.get_client(write=False), client.make_key(cache_key))
+    blob = client.get_client(write=False).get(client.make_key(cache_key))
     if blob is None:
         return None
     entry = _decoded.get(blob, _NOT_READ)
@@ -151,45 +150,6 @@ def _read(cache_key: str) -> Any:
             _decoded.clear()
         _decoded[blob] = entry
     return entry
-
-
-def _redis_get(redis: Redis, name: str) -> Any:
-    """``redis.get(name)``, through the same connection pool with the same failure handling.
-
-    redis-py's command path (``Redis.execute_command``) borrows a connection from the pool,
-    sends, reads, on a connection error or timeout disconnects and retries as the connection's
-    ``retry`` says, reconnects a connection the server asked to move, and gives it back. Around
-    that it times every command for its metrics, checks its debug logging and its HIMPORT
-    special case, and wraps the call in closures: with the pool's own work, 142k instructions
-    per GET against 100k for the same steps here (same pool, retry policy and exceptions), about
-    a twentieth of what a bearer read adds to the same view without DRF. A client that holds a
-    single connection, or a GET with a reply callback, takes redis-py's own path.
-    """
-    if redis.connection is not None or _GET in redis.response_callbacks:
-        return redis.get(name)
-    pool = redis.connection_pool
-    connection = pool.get_connection()
-    try:
-        return connection.retry.call_with_retry(
-            lambda: _send_get(connection, name),
-            lambda error, failures: connection.disconnect(),
-            with_failure_count=True,
-        )
-    finally:
-        try:
-            if connection.should_reconnect():
-                connection.disconnect()
-                connection.connect()
-        finally:
-            pool.release(connection)
-
-
-_GET = "GET"
-
-
-def _send_get(connection, name: str) -> Any:
-    connection.send_command(_GET, name)
-    return connection.read_response()
 
 
 def _entry(access_token) -> tuple[dict, object]:

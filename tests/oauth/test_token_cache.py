@@ -40,9 +40,6 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError as RedisResponseError
-from redis.retry import Retry
 
 from accounts.models import Region, Role, User
 from core.unavailable import is_service_outage
@@ -701,82 +698,6 @@ def test_with_the_cache_down_a_bearer_request_reads_the_database(token, alice, c
         response, queries = get_counting_token_queries(token)
         assert response.status_code == 200, response.content
         assert len(queries) == 1
-
-
-def redis_client():
-    """The Redis client the token cache reads through (django-redis only)."""
-    client = getattr(cache, "client", None)
-    if not hasattr(client, "get_client"):
-        pytest.skip("Redis only (REDIS_URL)")
-    return client.get_client(write=False)
-
-
-def drop_next_read(monkeypatch) -> list:
-    """The token cache's next GET fails as a dropped connection does; the connections it failed on."""
-    send_get, failed = token_cache._send_get, []
-
-    def send(connection, name):
-        if not failed:
-            failed.append(connection)
-            raise RedisConnectionError("Connection reset by peer")
-        return send_get(connection, name)
-
-    monkeypatch.setattr(token_cache, "_send_get", send)
-    return failed
-
-
-def test_a_dropped_connection_is_closed_and_the_request_reads_the_database(token, monkeypatch):
-    """As with ``redis.get`` and the configured policy (no retry): the connection is closed, the
-    error is an outage, the request reads the database, and the next one the cache again."""
-    redis_client()
-    warm(token)
-    drops_once = drop_next_read(monkeypatch)
-
-    response, queries = get_counting_token_queries(token)
-    assert response.status_code == 200 and len(queries) == 1
-    assert len(drops_once) == 1 and drops_once[0]._sock is None  # disconnected before the pool got it back
-
-    response, queries = get_counting_token_queries(token)
-    assert response.status_code == 200 and queries == []
-
-
-def test_a_dropped_connection_is_retried_as_the_connections_retry_policy_says(token, monkeypatch):
-    redis = redis_client()
-    warm(token)
-    drops_once = drop_next_read(monkeypatch)
-    for pooled in redis.connection_pool._available_connections:
-        pooled.retry = Retry(NoBackoff(), 1)
-
-    response, queries = get_counting_token_queries(token)
-
-    assert response.status_code == 200 and queries == []  # the second attempt read the entry
-    assert len(drops_once) == 1
-
-
-def test_reading_an_entry_gives_its_connection_back_to_the_pool(token):
-    redis = redis_client()
-    warm(token)
-
-    for _ in range(3):
-        assert token_cache.load(token, never_called) is not None
-
-    assert not redis.connection_pool._in_use_connections
-
-
-def test_an_error_redis_answers_is_raised_as_redis_py_raises_it(token):
-    """A GET of a key holding another type answers WRONGTYPE: the same error as ``redis.get``."""
-    redis = redis_client()
-    name = "token-cache-test:not-a-string"
-    redis.rpush(name, "x")
-    try:
-        with pytest.raises(RedisResponseError) as ours:
-            token_cache._redis_get(redis, name)
-        with pytest.raises(RedisResponseError) as theirs:
-            redis.get(name)
-    finally:
-        redis.delete(name)
-    assert str(ours.value) == str(theirs.value)
-    assert not redis.connection_pool._in_use_connections
 
 
 def test_with_the_cache_down_a_revocation_fails_and_rolls_back(token, cache_down):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -28,6 +29,7 @@ from core.middleware import (
     RequestLogMiddleware,
     request_line,
     request_logger,
+    set_header,
     shipped_console,
 )
 from core.unavailable import OutageLogFilter
@@ -355,6 +357,109 @@ def test_a_failed_write_goes_to_the_handlers_error_handling_with_a_record_of_the
 
     (record,) = failures
     assert record.getMessage() == LINE and record.levelno == logging.INFO and record.name == "request"
+
+
+# --- Headers ------------------------------------------------------------------------------------
+
+
+def _django_sets(name, value, *, replace, before=()):
+    """The headers Django's own API leaves: ``response[name] = value`` or ``setdefault``."""
+    response = HttpResponse(headers=dict(before))
+    if replace:
+        response[name] = value
+    else:
+        response.setdefault(name, value)
+    return response.headers._store
+
+
+def _set_header_sets(name, value, *, replace, before=()):
+    response = HttpResponse(headers=dict(before))
+    set_header(response, name, value, replace=replace)
+    return response.headers._store
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=30), replace=st.booleans(),
+       present=st.booleans())
+def test_set_header_leaves_what_djangos_header_api_leaves_for_any_value(value, replace, present):
+    """Stored directly when Django would store the value as it is; otherwise Django's own checks run
+    (a line break refused, a character beyond Latin-1 MIME-encoded)."""
+    from django.http import BadHeaderError
+
+    before = {"X-Request-ID": "earlier"} if present else {}
+    try:
+        expected = _django_sets("X-Request-ID", value, replace=replace, before=before)
+    except BadHeaderError:
+        with pytest.raises(BadHeaderError):
+            _set_header_sets("X-Request-ID", value, replace=replace, before=before)
+        return
+    assert _set_header_sets("X-Request-ID", value, replace=replace, before=before) == expected
+
+
+def test_set_header_refuses_a_line_break_as_django_does():
+    from django.http import BadHeaderError
+
+    for value in ("abcdefgh\n", "a\r\nSet-Cookie: x=1"):
+        with pytest.raises(BadHeaderError):
+            set_header(HttpResponse(), "X-Request-ID", value, replace=True)
+
+
+def test_set_header_keeps_a_content_security_policy_the_view_set():
+    """The consent page sets its own policy (oauth/views.py): the site's default does not replace it."""
+    response = HttpResponse(headers={"Content-Security-Policy": "form-action https://client.example"})
+
+    set_header(response, "Content-Security-Policy", "default-src 'self'", replace=False)
+
+    assert response["Content-Security-Policy"] == "form-action https://client.example"
+
+
+def test_set_header_on_a_response_of_another_kind_uses_its_own_item_assignment():
+    class Bare:
+        def __init__(self):
+            self.headers = {}
+
+        def __setitem__(self, name, value):
+            self.headers[name] = value
+
+        def setdefault(self, name, value):
+            self.headers.setdefault(name, value)
+
+    bare = Bare()
+    set_header(bare, "X-Request-ID", "abc", replace=True)
+    set_header(bare, "Content-Security-Policy", "default-src 'self'", replace=False)
+
+    assert bare.headers == {"X-Request-ID": "abc", "Content-Security-Policy": "default-src 'self'"}
+
+
+def test_the_bare_views_headers_are_the_ones_django_would_have_stored(settings):
+    response = Client().get("/healthz/")
+    store = response.headers._store
+
+    assert store["content-security-policy"] == ("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+    assert store["x-request-id"] == ("X-Request-ID", response.wsgi_request.id)
+
+
+@pytest.mark.parametrize(
+    ("trusted", "sent", "kept"),
+    [
+        (1, "proxy-id-0123456789", True),
+        (0, "proxy-id-0123456789", False),  # no trusted proxy: a client could choose it
+        (1, "short", False),  # malformed: fewer than 8 characters
+        (1, "has space 123456", False),
+        (1, "", False),
+        (1, None, False),
+    ],
+)
+def test_the_request_id_is_ours_unless_a_trusted_proxy_sent_a_well_formed_one(settings, trusted, sent, kept):
+    settings.TRUSTED_PROXY_COUNT = trusted
+    headers = {} if sent is None else {"X-Request-ID": sent}
+
+    response = Client().get("/healthz/", headers=headers)
+
+    if kept:
+        assert response["X-Request-ID"] == sent
+    else:
+        assert response["X-Request-ID"] != sent and re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
 
 
 # --- Messages ---------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
+
+# The console handler's format (config/settings.py, LOGGING["formatters"]["plain"]).
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 class Formatter(logging.Formatter):
@@ -18,8 +22,17 @@ class Formatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt or not self.default_msec_format:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self.asctime(record.created, record.msecs)
+
+    def asctime(self, created: float, msecs: float) -> str:
+        """``%(asctime)s`` of a record created at ``created`` (``time.time()``), ``msecs`` its milliseconds.
+
+        With ``default_msec_format`` set (``formatTime`` and ``core.middleware.shipped_console``
+        check it before calling this). ``core.middleware.write_shipped`` writes the request line
+        with it, without a record.
+        """
+        second = int(created)
         cached = self._second
         if cached is None or cached[0] != second:
-            cached = self._second = (second, time.strftime(self.default_time_format, self.converter(record.created)))
-        return self.default_msec_format % (cached[1], record.msecs)
+            cached = self._second = (second, time.strftime(self.default_time_format, self.converter(created)))
+        return cast(str, self.default_msec_format) % (cached[1], msecs)

@@ -25,7 +25,7 @@ from core.redaction import ROUTE_ENVIRON_KEY, RequestLineFilter, route_of
 from core.unavailable import OutageLogFilter, is_service_outage
 
 request_logger = logging.getLogger("request")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")  # the whole value (fullmatch): "$" would pass a final newline
 
 PRIVATE_PREFIXES = ("/api/", "/o/")
 
@@ -141,7 +141,7 @@ class RequestLogMiddleware:
     @staticmethod
     def _request_id(request) -> str:
         incoming = request.META.get("HTTP_X_REQUEST_ID")
-        if incoming and settings.TRUSTED_PROXY_COUNT and REQUEST_ID.match(incoming):
+        if incoming and settings.TRUSTED_PROXY_COUNT and REQUEST_ID.fullmatch(incoming):
             return incoming
         return os.urandom(16).hex()  # uuid4().hex's 32 hex digits, without building a UUID per request
 

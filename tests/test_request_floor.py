@@ -446,6 +446,7 @@ def test_the_bare_views_headers_are_the_ones_django_would_have_stored(settings):
         (0, "proxy-id-0123456789", False),  # no trusted proxy: a client could choose it
         (1, "short", False),  # malformed: fewer than 8 characters
         (1, "has space 123456", False),
+        (1, "proxy-id-0123456789\n", False),  # a final newline: "$" alone would have let it through
         (1, "", False),
         (1, None, False),
     ],

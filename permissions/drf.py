@@ -41,8 +41,9 @@ class TokenScope(BasePermission):
         declared = getattr(view, "token_scopes", None)
         if declared == ANY_TOKEN:
             return True
-        method = request._request.method  # not through DRF's Request.__getattr__ (a failed look-up first)
-        method = "GET" if method in SAFE_METHODS else method
+        # DRF's ``request.method``, not the Django request's: DRF checks permissions for another
+        # method on a clone carrying that method (``clone_request``, OPTIONS metadata).
+        method = "GET" if request.method in SAFE_METHODS else request.method
         needed = (declared or {}).get(method)
         if needed is None or needed not in request.auth.scope.split():
             raise InsufficientScope(needed)
